@@ -1,0 +1,65 @@
+import { ConfigurationError } from "./errors.js";
+
+/**
+ * JSON with object keys sorted at every level: the exact bytes hookline signs
+ * and sends. Follows `JSON.stringify` semantics (`toJSON`, `undefined`
+ * properties dropped) but refuses what would silently lose data: functions,
+ * symbols, bigints, non-finite numbers and cycles at any position.
+ *
+ * @example
+ * canonicalJson({ b: 1, a: [{ d: 2, c: 3 }] }); // '{"a":[{"c":3,"d":2}],"b":1}'
+ */
+export function canonicalJson(value: unknown): string {
+  const out = serialize(value, new Set(), "$");
+  if (out === undefined) {
+    throw new ConfigurationError("HOOKLINE_PAYLOAD_INVALID", "payload is not JSON-serialisable: undefined at $");
+  }
+  return out;
+}
+
+function invalid(path: string, what: string): ConfigurationError {
+  return new ConfigurationError("HOOKLINE_PAYLOAD_INVALID", `payload is not JSON-serialisable: ${what} at ${path}`);
+}
+
+function serialize(input: unknown, seen: Set<object>, path: string): string | undefined {
+  let value = input;
+  if (value !== null && typeof value === "object" && typeof (value as { toJSON?: unknown }).toJSON === "function") {
+    value = (value as { toJSON: (key: string) => unknown }).toJSON("");
+  }
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value);
+    case "number":
+      if (!Number.isFinite(value)) throw invalid(path, String(value));
+      return JSON.stringify(value);
+    case "boolean":
+      return value ? "true" : "false";
+    case "undefined":
+      return undefined;
+    case "bigint":
+      throw invalid(path, "a bigint");
+    case "function":
+      throw invalid(path, "a function");
+    case "symbol":
+      throw invalid(path, "a symbol");
+  }
+  if (value === null) return "null";
+  const object = value as object;
+  if (seen.has(object)) throw invalid(path, "a circular reference");
+  seen.add(object);
+  let result: string;
+  if (Array.isArray(object)) {
+    const items = object.map((item, index) => serialize(item, seen, `${path}[${index}]`) ?? "null");
+    result = `[${items.join(",")}]`;
+  } else {
+    const record = object as Record<string, unknown>;
+    const parts: string[] = [];
+    for (const key of Object.keys(record).sort()) {
+      const item = serialize(record[key], seen, `${path}.${key}`);
+      if (item !== undefined) parts.push(`${JSON.stringify(key)}:${item}`);
+    }
+    result = `{${parts.join(",")}}`;
+  }
+  seen.delete(object);
+  return result;
+}

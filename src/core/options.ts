@@ -1,0 +1,41 @@
+import { SignatureAlgorithm } from "./enums.js";
+
+/**
+ * Every default hookline uses, in one place. Durations are milliseconds unless
+ * the name says otherwise.
+ */
+export const DEFAULTS = {
+  /** WebhookConfig: retries after the first attempt. */
+  maxRetries: 3,
+  /** WebhookConfig: linear backoff step; the n-th retry waits n times this. */
+  retryDelayMs: 1_000,
+  /** WebhookConfig: time allowed for one attempt (connect, headers and body). */
+  timeoutMs: 30_000,
+  signatureAlgorithm: SignatureAlgorithm.HMAC_SHA256,
+  /** Standard Webhooks: accepted distance between the timestamp header and now. */
+  toleranceSeconds: 5 * 60,
+  /** HttpTransport: bytes of a response body kept; the rest is discarded. */
+  maxResponseBodyBytes: 64 * 1024,
+  /** HttpTransport: keep-alive connections per destination origin. */
+  connectionsPerOrigin: 32,
+  /** HttpTransport: idle keep-alive sockets are closed after this long. */
+  keepAliveTimeoutMs: 4_000,
+  /** Engine retry schedule: delay before attempt n+1 (index 0 is the first attempt). */
+  retryScheduleMs: [
+    0,
+    5_000,
+    5 * 60_000,
+    30 * 60_000,
+    2 * 3_600_000,
+    5 * 3_600_000,
+    10 * 3_600_000,
+    14 * 3_600_000,
+    20 * 3_600_000,
+    24 * 3_600_000,
+  ] as readonly number[],
+  /** Engine retry schedule: each delay is spread by up to ± this fraction. */
+  retryJitterRatio: 0.2,
+  /** Retry-After values above this are capped. */
+  maxRetryAfterMs: 24 * 3_600_000,
+  userAgent: "hookline/0.1",
+} as const;

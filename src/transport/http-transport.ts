@@ -1,0 +1,202 @@
+import { isIP } from "node:net";
+import { Agent } from "undici";
+import { DeliveryError, HooklineError } from "../core/errors.js";
+import { requireInteger } from "../core/models.js";
+import { DEFAULTS } from "../core/options.js";
+import { EgressPolicy, type EgressPolicyOptions } from "./egress-guard.js";
+import { type TransportResponse, WebhookTransport } from "./transport.js";
+
+export interface HttpTransportOptions extends EgressPolicyOptions {
+  /** Bytes of each response body kept (default 64 KiB); the rest is discarded unread. */
+  maxResponseBodyBytes?: number;
+  /** Keep-alive connections per destination origin (default 32). */
+  connectionsPerOrigin?: number;
+  /** Idle keep-alive sockets are closed after this long (default 4 s). */
+  keepAliveTimeoutMs?: number;
+  /** Sent as `User-Agent` unless the request sets one. */
+  userAgent?: string;
+}
+
+const CONNECTION_ERROR_CODES: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "DNS lookup failed",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  UND_ERR_SOCKET: "connection closed by the server",
+  UND_ERR_CONNECT_TIMEOUT: "connect timed out",
+};
+
+/**
+ * Real HTTP delivery on undici with keep-alive connection pools. The timeout
+ * covers connect, headers and body; redirects are never followed (a 3xx is a
+ * failed delivery with its status code); response bodies are read up to a cap
+ * and the rest discarded. The egress guard is on by default: loopback,
+ * private, link-local and other non-public destinations are refused before a
+ * byte is sent, on literal IPs and on every address a host name resolves to.
+ * A failed request throws a {@link DeliveryError} with a stable code.
+ *
+ * @example
+ * const transport = new HttpTransport();                            // public destinations only
+ * const local = new HttpTransport({ allowPrivateNetworks: true });  // for local testing
+ * const dispatcher = createWebhookDispatcher({ registry, transport });
+ * await transport.close();
+ */
+export class HttpTransport extends WebhookTransport {
+  readonly #policy: EgressPolicy;
+  readonly #agent: Agent;
+  readonly #maxResponseBodyBytes: number;
+  readonly #userAgent: string;
+
+  constructor(options: HttpTransportOptions = {}) {
+    super();
+    this.#policy = new EgressPolicy(options);
+    const maxResponseBodyBytes = options.maxResponseBodyBytes ?? DEFAULTS.maxResponseBodyBytes;
+    const connections = options.connectionsPerOrigin ?? DEFAULTS.connectionsPerOrigin;
+    const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs;
+    requireInteger("maxResponseBodyBytes", maxResponseBodyBytes, 0);
+    requireInteger("connectionsPerOrigin", connections, 1);
+    requireInteger("keepAliveTimeoutMs", keepAliveTimeoutMs, 1);
+    this.#maxResponseBodyBytes = maxResponseBodyBytes;
+    this.#userAgent = options.userAgent ?? DEFAULTS.userAgent;
+    this.#agent = new Agent({
+      connections,
+      pipelining: 1,
+      keepAliveTimeout: keepAliveTimeoutMs,
+      keepAliveMaxTimeout: keepAliveTimeoutMs,
+      maxRedirections: 0,
+      connect: { lookup: this.#policy.lookup() },
+    } as ConstructorParameters<typeof Agent>[0]);
+  }
+
+  async send(
+    url: string,
+    payload: string,
+    headers: Readonly<Record<string, string>>,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<TransportResponse> {
+    const target = this.#target(url);
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+      throw new DeliveryError(
+        "HOOKLINE_DELIVERY_TRANSPORT_FAILED",
+        `timeoutMs must be a positive number, got ${timeoutMs}`,
+      );
+    }
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () =>
+        controller.abort(new DeliveryError("HOOKLINE_DELIVERY_TIMEOUT", `no complete response within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const onAbort = () =>
+      controller.abort(new DeliveryError("HOOKLINE_DELIVERY_ABORTED", "delivery aborted", { cause: signal?.reason }));
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const response = await this.#agent.request({
+        origin: target.origin,
+        path: target.pathname + target.search,
+        method: "POST",
+        headers: { "user-agent": this.#userAgent, ...headers },
+        body: payload,
+        signal: controller.signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      const body = await this.#readCapped(response.body);
+      return { statusCode: response.statusCode, body, headers: flattenHeaders(response.headers) };
+    } catch (error) {
+      throw this.#deliveryError(error, controller.signal, target);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Closes every pooled connection. */
+  override async close(): Promise<void> {
+    await this.#agent.close();
+  }
+
+  #target(url: string): URL {
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch (error) {
+      throw new DeliveryError("HOOKLINE_DELIVERY_INVALID_URL", `invalid URL ${JSON.stringify(url)}`, { cause: error });
+    }
+    if (target.protocol !== "http:" && target.protocol !== "https:") {
+      throw new DeliveryError(
+        "HOOKLINE_DELIVERY_INVALID_URL",
+        `unsupported URL scheme ${JSON.stringify(target.protocol)}: only http and https are delivered`,
+      );
+    }
+    // The URL parser has already normalised odd IPv4 forms (127.1, 2130706433, 0x7f.1).
+    const host = target.hostname.startsWith("[") ? target.hostname.slice(1, -1) : target.hostname;
+    if (isIP(host) !== 0) this.#policy.assertAllowed(host, host);
+    return target;
+  }
+
+  async #readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string> {
+    const cap = this.#maxResponseBodyBytes;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of body) {
+      const room = cap - size;
+      if (chunk.length >= room) {
+        if (room > 0) chunks.push(chunk.subarray(0, room));
+        size = cap;
+        // Stop reading: the connection is dropped instead of downloading the rest.
+        body.destroy();
+        break;
+      }
+      chunks.push(chunk);
+      size += chunk.length;
+    }
+    return Buffer.concat(chunks, size).toString("utf8");
+  }
+
+  #deliveryError(error: unknown, signal: AbortSignal, target: URL): HooklineError {
+    if (signal.aborted && signal.reason instanceof DeliveryError) return signal.reason;
+    const found = findCause(error);
+    if (found instanceof HooklineError) return found;
+    const code = (found as { code?: string } | undefined)?.code ?? "";
+    const where = target.host;
+    if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") {
+      return new DeliveryError("HOOKLINE_DELIVERY_TIMEOUT", `${where} did not answer in time`, { cause: error });
+    }
+    const what = CONNECTION_ERROR_CODES[code];
+    if (what !== undefined) {
+      return new DeliveryError("HOOKLINE_DELIVERY_CONNECTION_FAILED", `${what}: ${where}`, { cause: error });
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    return new DeliveryError("HOOKLINE_DELIVERY_TRANSPORT_FAILED", `request to ${where} failed: ${message}`, {
+      cause: error,
+    });
+  }
+}
+
+/** The first HooklineError in a cause chain, else the innermost error with a `code`. */
+function findCause(error: unknown): unknown {
+  let current: unknown = error;
+  let withCode: unknown;
+  for (let depth = 0; current && depth < 5; depth++) {
+    if (current instanceof HooklineError) return current;
+    if ((current as { code?: unknown }).code !== undefined) withCode ??= current;
+    const errors = (current as { errors?: unknown }).errors;
+    const inner = Array.isArray(errors) ? errors.find((e) => e instanceof HooklineError) : undefined;
+    if (inner) return inner;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return withCode ?? error;
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return flat;
+}
