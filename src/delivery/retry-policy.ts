@@ -81,6 +81,9 @@ export function scheduledRetry(options: { scheduleMs?: readonly number[]; jitter
   };
 }
 
+// IMF-fixdate, the HTTP date form servers send: "Sun, 06 Nov 1994 08:49:37 GMT".
+const HTTP_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
 /**
  * A `Retry-After` header value in milliseconds from now: delta-seconds or an
  * HTTP date. Null when absent or unparsable; a date in the past gives 0.
@@ -89,7 +92,7 @@ export function parseRetryAfterMs(value: string | undefined | null, nowMs: numbe
   if (value === undefined || value === null) return null;
   const text = value.trim();
   if (/^\d{1,10}$/.test(text)) return Number(text) * 1000;
-  if (text.length === 0 || text.length > 64) return null;
+  if (!HTTP_DATE.test(text)) return null;
   const date = Date.parse(text);
   if (Number.isNaN(date)) return null;
   return Math.max(0, date - nowMs);
