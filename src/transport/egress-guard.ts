@@ -165,10 +165,11 @@ function ipv4FromWords(high: number, low: number): ipaddr.IPv4 {
 
 function egressError(ip: string, host: string, range: string): DeliveryError {
   const where = host === ip ? ip : `${host} (${ip})`;
+  const allowRange = range.includes("/") ? range : `${ip}/${ip.includes(":") ? 128 : 32}`;
   return new DeliveryError(
     "HOOKLINE_DELIVERY_EGRESS_BLOCKED",
     `egress guard refused ${where}: ${range} is not a public address. ` +
       `To deliver there, use new HttpTransport({ allowPrivateNetworks: true }) ` +
-      `or allow the range with new HttpTransport({ allowedCidrs: ["${range}"] })`,
+      `or allow the range with new HttpTransport({ allowedCidrs: ["${allowRange}"] })`,
   );
 }

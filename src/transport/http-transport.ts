@@ -48,6 +48,7 @@ export class HttpTransport extends WebhookTransport {
   readonly #agent: Agent;
   readonly #maxResponseBodyBytes: number;
   readonly #userAgent: string;
+  #closing: Promise<void> | undefined;
 
   constructor(options: HttpTransportOptions = {}) {
     super();
@@ -60,14 +61,14 @@ export class HttpTransport extends WebhookTransport {
     requireInteger("keepAliveTimeoutMs", keepAliveTimeoutMs, 1);
     this.#maxResponseBodyBytes = maxResponseBodyBytes;
     this.#userAgent = options.userAgent ?? DEFAULTS.userAgent;
+    // undici's Agent never follows redirects unless a redirect interceptor is added: a 3xx comes back as is.
     this.#agent = new Agent({
       connections,
       pipelining: 1,
       keepAliveTimeout: keepAliveTimeoutMs,
       keepAliveMaxTimeout: keepAliveTimeoutMs,
-      maxRedirections: 0,
       connect: { lookup: this.#policy.lookup() },
-    } as ConstructorParameters<typeof Agent>[0]);
+    });
   }
 
   async send(
@@ -84,6 +85,10 @@ export class HttpTransport extends WebhookTransport {
         `timeoutMs must be a positive number, got ${timeoutMs}`,
       );
     }
+    if (signal?.aborted) {
+      // Checked before undici sees the request: given an aborted signal it still opens a connection.
+      throw new DeliveryError("HOOKLINE_DELIVERY_ABORTED", "delivery aborted", { cause: signal.reason });
+    }
     const controller = new AbortController();
     const timer = setTimeout(
       () =>
@@ -92,14 +97,13 @@ export class HttpTransport extends WebhookTransport {
     );
     const onAbort = () =>
       controller.abort(new DeliveryError("HOOKLINE_DELIVERY_ABORTED", "delivery aborted", { cause: signal?.reason }));
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener("abort", onAbort, { once: true });
+    signal?.addEventListener("abort", onAbort, { once: true });
     try {
       const response = await this.#agent.request({
         origin: target.origin,
         path: target.pathname + target.search,
         method: "POST",
-        headers: { "user-agent": this.#userAgent, ...headers },
+        headers: hasHeader(headers, "user-agent") ? headers : { "user-agent": this.#userAgent, ...headers },
         body: payload,
         signal: controller.signal,
         headersTimeout: timeoutMs,
@@ -115,9 +119,11 @@ export class HttpTransport extends WebhookTransport {
     }
   }
 
-  /** Closes every pooled connection. */
-  override async close(): Promise<void> {
-    await this.#agent.close();
+  /** Closes every pooled connection. Safe to call more than once. */
+  override close(): Promise<void> {
+    // undici rejects a second close() once the agent is destroyed, so every caller shares the first one.
+    this.#closing ??= this.#agent.close().then(() => undefined);
+    return this.#closing;
   }
 
   #target(url: string): URL {
@@ -191,6 +197,11 @@ function findCause(error: unknown): unknown {
     current = (current as { cause?: unknown }).cause;
   }
   return withCode ?? error;
+}
+
+/** Header names are case-insensitive: `User-Agent` from the caller must replace ours, not be sent beside it. */
+function hasHeader(headers: Readonly<Record<string, string>>, name: string): boolean {
+  return Object.keys(headers).some((key) => key.toLowerCase() === name);
 }
 
 function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
