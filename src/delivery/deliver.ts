@@ -42,6 +42,24 @@ export interface AttemptOutcome {
   durationMs: number;
 }
 
+/**
+ * Header names an endpoint's custom headers may not set: the body's type and
+ * length, and every signature header, in any letter case.
+ */
+export function isReservedHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return (
+    lower === "content-type" ||
+    lower === "content-length" ||
+    lower === "host" ||
+    lower === "transfer-encoding" ||
+    lower === "connection" ||
+    lower.startsWith("x-webhook-") ||
+    lower.startsWith("webhook-") ||
+    lower.startsWith("svix-")
+  );
+}
+
 /** The headers of one attempt, signed for the attempt's time. */
 export function buildDeliveryHeaders(request: DeliveryRequest, attemptTimeMs: number): Record<string, string> {
   const timestampSeconds = Math.floor(attemptTimeMs / 1000);
@@ -49,7 +67,10 @@ export function buildDeliveryHeaders(request: DeliveryRequest, attemptTimeMs: nu
   const signature = request.signingKeys
     .map((key) => signatureEntry(key, request.msgId, timestampSeconds, request.body))
     .join(" ");
-  const headers: Record<string, string> = { ...request.headers };
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers ?? {})) {
+    if (!isReservedHeader(name)) headers[name.toLowerCase()] = value;
+  }
   headers["content-type"] = "application/json";
   headers["x-webhook-event"] = request.eventType;
   headers["x-webhook-event-id"] = request.msgId;

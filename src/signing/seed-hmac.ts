@@ -8,6 +8,14 @@ const DIGESTS: Record<SignatureAlgorithm, { name: string; hexLength: number }> =
 };
 const HEX = /^[0-9a-fA-F]+$/;
 
+// An own-property lookup: a plain index would find Object.prototype members
+// ("toString", "constructor", "__proto__") and hand them to createHmac.
+function digestFor(algorithm: unknown): { name: string; hexLength: number } | undefined {
+  return typeof algorithm === "string" && Object.hasOwn(DIGESTS, algorithm)
+    ? DIGESTS[algorithm as SignatureAlgorithm]
+    : undefined;
+}
+
 /**
  * The seed's payload signature, sent as `X-Webhook-Signature`: the lowercase
  * hex HMAC of the UTF-8 payload, keyed with the UTF-8 bytes of the secret.
@@ -18,7 +26,7 @@ const HEX = /^[0-9a-fA-F]+$/;
  */
 export class WebhookSignature {
   static sign(payload: string, secret: string, algorithm: SignatureAlgorithm = SignatureAlgorithm.HMAC_SHA256): string {
-    const digest = DIGESTS[algorithm];
+    const digest = digestFor(algorithm);
     if (digest === undefined) {
       throw new ConfigurationError(
         "HOOKLINE_CONFIGURATION_INVALID",
@@ -45,7 +53,7 @@ export class WebhookSignature {
     signature: string,
     algorithm: SignatureAlgorithm = SignatureAlgorithm.HMAC_SHA256,
   ): boolean {
-    const digest = DIGESTS[algorithm];
+    const digest = digestFor(algorithm);
     if (digest === undefined || typeof payload !== "string" || typeof secret !== "string" || secret.length === 0) {
       return false;
     }

@@ -50,21 +50,27 @@ export function signatureEntry(
 }
 
 function readHeader(headers: HeaderSource, name: string): string | undefined {
+  // Only strings count: a header source from an untrusted or loosely typed
+  // caller may hold numbers or objects, which must read as "missing", not
+  // crash later with a TypeError.
   if (typeof (headers as { get?: unknown }).get === "function") {
-    return (headers as { get(name: string): string | null }).get(name) ?? undefined;
+    const value: unknown = (headers as { get(name: string): unknown }).get(name);
+    return typeof value === "string" ? value : undefined;
   }
-  const record = headers as Readonly<Record<string, string | readonly string[] | undefined>>;
-  let value = record[name];
-  if (value === undefined) {
-    for (const key of Object.keys(record)) {
-      if (key.toLowerCase() === name) {
-        value = record[key];
-        break;
-      }
-    }
+  const record = headers as Readonly<Record<string, unknown>>;
+  const exact = firstString(Object.hasOwn(record, name) ? record[name] : undefined);
+  if (exact !== undefined) return exact;
+  for (const key of Object.keys(record)) {
+    if (key.toLowerCase() !== name) continue;
+    const value = firstString(record[key]);
+    if (value !== undefined) return value;
   }
-  if (Array.isArray(value)) return value[0];
-  return value as string | undefined;
+  return undefined;
+}
+
+function firstString(value: unknown): string | undefined {
+  if (Array.isArray(value)) value = value[0];
+  return typeof value === "string" ? value : undefined;
 }
 
 /**
@@ -174,7 +180,12 @@ export class StandardWebhook {
     for (const entry of signatures.split(" ")) {
       const comma = entry.indexOf(",");
       if (comma < 0 || entry.slice(0, comma) !== wantedVersion) continue;
-      const candidate = Buffer.from(entry.slice(comma + 1), "base64");
+      const encoded = entry.slice(comma + 1);
+      const candidate = Buffer.from(encoded, "base64");
+      // Buffer's decoder skips invalid characters, accepts base64url, missing
+      // padding and trailing garbage; only the canonical spelling counts, so
+      // one signature has one header value (as in the reference libraries).
+      if (candidate.toString("base64") !== encoded) continue;
       if (key.kind === "hmac") {
         if (candidate.length !== HMAC_SHA256_BYTES) continue;
         expected ??= createHmac("sha256", key.key).update(content).digest();
