@@ -2,6 +2,7 @@ export { type Clock, systemClock } from "./core/clock.js";
 export { SignatureAlgorithm, WebhookEventType, WebhookStatus } from "./core/enums.js";
 export {
   ConfigurationError,
+  ConflictError,
   DeliveryError,
   HooklineError,
   type HooklineErrorCode,
@@ -30,6 +31,18 @@ export {
 } from "./delivery/deliver.js";
 export { createWebhookDispatcher, WebhookDispatcher, type WebhookDispatcherOptions } from "./delivery/dispatcher.js";
 export {
+  createHookline,
+  type DeliveryEvent,
+  type Endpoint,
+  type EndpointInput,
+  type EndpointUpdate,
+  Hookline,
+  type HooklineEvents,
+  type HooklineOptions,
+  type SendInput,
+  type SendResult,
+} from "./delivery/hookline.js";
+export {
   applyRetryAfter,
   exponentialRetry,
   linearRetry,
@@ -41,6 +54,24 @@ export { createWebhookRegistry, WebhookRegistry } from "./registry/registry.js";
 export { generateSecret, generateSigningKeyPair, parseSigningSecret, type SigningKey } from "./signing/secrets.js";
 export { WebhookSignature } from "./signing/seed-hmac.js";
 export { type HeaderSource, StandardWebhook, type StandardWebhookOptions } from "./signing/standard-webhooks.js";
+export { MemoryStore, memoryStore } from "./store/memory/memory-store.js";
+export type {
+  AppRecord,
+  AttemptFilter,
+  AttemptRecord,
+  AttemptTrigger,
+  BodyFormat,
+  DeliveryFilter,
+  DeliveryRecord,
+  DeliveryStatus,
+  EndpointRecord,
+  EndpointSecret,
+  MessageFilter,
+  MessageRecord,
+  Page,
+  PageOptions,
+  Store,
+} from "./store/store.js";
 export { HTTPWebhookTransport, type WebhookTransportHandler } from "./transport/callback-transport.js";
 export { EgressPolicy, type EgressPolicyOptions } from "./transport/egress-guard.js";
 export { HttpTransport, type HttpTransportOptions } from "./transport/http-transport.js";

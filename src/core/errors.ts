@@ -2,6 +2,8 @@
 export type HooklineErrorCode =
   | "HOOKLINE_CONFIGURATION_INVALID"
   | "HOOKLINE_PAYLOAD_INVALID"
+  | "HOOKLINE_PAYLOAD_TOO_LARGE"
+  | "HOOKLINE_CONFLICT"
   | "HOOKLINE_SECRET_INVALID"
   | "HOOKLINE_NOT_FOUND"
   | "HOOKLINE_VERIFICATION_MISSING_HEADERS"
@@ -58,5 +60,12 @@ export function describeError(error: unknown): { message: string; code: Hookline
 export class NotFoundError extends HooklineError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("HOOKLINE_NOT_FOUND", message, options);
+  }
+}
+
+/** The request conflicts with the current state (a delivery already in flight, a uid already taken). */
+export class ConflictError extends HooklineError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("HOOKLINE_CONFLICT", message, options);
   }
 }

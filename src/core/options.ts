@@ -38,4 +38,24 @@ export const DEFAULTS = {
   /** Retry-After values above this are capped. */
   maxRetryAfterMs: 24 * 3_600_000,
   userAgent: "hookline/0.1",
+  /** Engine: deliveries in flight at once in one process. */
+  concurrency: 64,
+  /** Engine: deliveries of one endpoint in flight at once, across every worker. */
+  perEndpointConcurrency: 10,
+  /** Engine: rows claimed, and completions written, per transaction. */
+  batchSize: 100,
+  /** Engine: a claimed delivery is claimable again this long after its claim if not completed. */
+  leaseMs: 120_000,
+  /** Engine: safety-net poll when no wake-up arrives. */
+  pollIntervalMs: 1_000,
+  /** Engine: an endpoint failing without a single success this long is disabled. */
+  disableAfterMs: 5 * 24 * 3_600_000,
+  /** Engine: largest accepted message body. */
+  maxPayloadBytes: 1024 * 1024,
+  /** Engine: characters of a response body kept on the attempt record. */
+  responseExcerptChars: 4 * 1024,
+  /** Engine: a previous secret keeps signing this long after a rotation. */
+  secretGracePeriodMs: 24 * 3_600_000,
+  /** Engine: the app that `send()` and `endpoints.create()` use when none is named. */
+  defaultAppId: "app_default",
 } as const;

@@ -1,0 +1,734 @@
+import { EventEmitter } from "node:events";
+import { type Clock, systemClock } from "../core/clock.js";
+import { isSignatureAlgorithm, type SignatureAlgorithm } from "../core/enums.js";
+import { ConfigurationError, ConflictError, NotFoundError } from "../core/errors.js";
+import { matchesEventType } from "../core/event-filter.js";
+import { newId } from "../core/ids.js";
+import { requireInteger, WebhookEvent } from "../core/models.js";
+import { DEFAULTS } from "../core/options.js";
+import { generateSecret, parseSigningSecret } from "../signing/secrets.js";
+import { MemoryStore } from "../store/memory/memory-store.js";
+import type {
+  AppRecord,
+  AttemptFilter,
+  AttemptRecord,
+  BodyFormat,
+  DeliveryFilter,
+  DeliveryRecord,
+  EndpointPatch,
+  EndpointRecord,
+  InsertOptions,
+  MessageFilter,
+  MessageRecord,
+  Page,
+  PageOptions,
+  Store,
+} from "../store/store.js";
+import { EgressPolicy } from "../transport/egress-guard.js";
+import { HttpTransport } from "../transport/http-transport.js";
+import type { WebhookTransport } from "../transport/transport.js";
+import { isReservedHeader } from "./deliver.js";
+import { scheduledRetry } from "./retry-policy.js";
+import { type CompletedAttempt, DeliveryWorker } from "./worker.js";
+
+export interface HooklineOptions {
+  /** Where endpoints, messages, deliveries and attempts live. An in-memory store when omitted. */
+  store?: Store;
+  /** How webhooks leave; an {@link HttpTransport} with the egress guard by default. */
+  transport?: WebhookTransport;
+  /** Lift the egress guard of the default transport (local testing). */
+  allowPrivateNetworks?: boolean;
+  /** CIDRs the default transport may reach even though they are private. */
+  allowedCidrs?: readonly string[];
+  /** Delay before each attempt in ms; the first entry is the first attempt. Default: DESIGN.md's schedule. */
+  retrySchedule?: readonly number[];
+  /** ± spread of each scheduled delay (default 0.2). */
+  retryJitterRatio?: number;
+  /** Deliveries in flight at once in this process (default 64). */
+  concurrency?: number;
+  /** Deliveries of one endpoint in flight at once, across every worker (default 10). */
+  perEndpointConcurrency?: number;
+  /** Rows per claim and per completion batch (default 100). */
+  batchSize?: number;
+  /** How long a claimed delivery stays leased (default 2 min); attempts are cut to 80 % of it. */
+  leaseMs?: number;
+  /** Safety-net poll when no wake-up arrives (default 1 s). */
+  pollIntervalMs?: number;
+  /** An endpoint failing without a success this long is disabled (default 5 days). */
+  disableAfterMs?: number;
+  /** Largest accepted message body in bytes (default 1 MiB). */
+  maxPayloadBytes?: number;
+  /** Upper bound on a receiver's `Retry-After` (default 24 h). */
+  maxRetryAfterMs?: number;
+  clock?: Clock;
+}
+
+/** An endpoint as the engine returns it: the stored record plus its current secret. */
+export type Endpoint = EndpointRecord & { secret: string };
+
+export interface EndpointInput {
+  url: string;
+  /** `whsec_…`, `whsk_…` or a raw secret; a new `whsec_` secret when omitted. */
+  secret?: string;
+  eventTypes?: string[];
+  description?: string;
+  headers?: Record<string, string>;
+  rateLimitPerSecond?: number | null;
+  metadata?: Record<string, string>;
+  appId?: string;
+  uid?: string | null;
+  channels?: string[] | null;
+  signatureAlgorithm?: SignatureAlgorithm;
+  timeoutMs?: number;
+  disabled?: boolean;
+}
+
+export type EndpointUpdate = Partial<Omit<EndpointInput, "appId" | "secret">>;
+
+export interface SendInput {
+  eventType: string;
+  payload: unknown;
+  /** Idempotency key per app: sending it again returns the first message and creates nothing. */
+  eventId?: string;
+  appId?: string;
+  source?: string;
+  channels?: string[];
+  tags?: string[];
+  /** `envelope` (default) sends DESIGN.md's event envelope; `payload` sends the payload alone, as Svix does. */
+  bodyFormat?: BodyFormat;
+}
+
+export interface SendResult {
+  messageId: string;
+  eventId: string;
+  deliveryCount: number;
+  /** False when the event id had been sent before: the first message is returned. */
+  created: boolean;
+}
+
+export interface DeliveryEvent {
+  deliveryId: string;
+  messageId: string;
+  endpointId: string;
+  appId: string;
+  attempt: AttemptRecord;
+  /** When the next attempt is due (`delivery:failed`), else null. */
+  nextAttemptAt: number | null;
+}
+
+export interface HooklineEvents {
+  "delivery:succeeded": [DeliveryEvent];
+  /** An attempt failed and another is scheduled. */
+  "delivery:failed": [DeliveryEvent];
+  /** The last attempt failed: the delivery is `failed` (the dead letter) until retried by hand. */
+  "delivery:exhausted": [DeliveryEvent];
+  /** An endpoint started a run of failures (a warning before it may be disabled). */
+  "endpoint:failing": [{ endpointId: string; failingSince: number }];
+  "endpoint:disabled": [{ endpointId: string; reason: string }];
+  /** Infrastructure trouble in the background worker (the store unreachable); it retries by itself. */
+  error: [unknown];
+}
+
+const MAX_NAME_LENGTH = 256;
+
+/**
+ * The durable webhook engine: endpoints, messages, deliveries and attempts in
+ * a store, and workers that deliver at least once through crashes. Create it
+ * with {@link createHookline}.
+ *
+ * @example
+ * const hl = await createHookline({ store: sqliteStore({ path: "hookline.db" }) });
+ * const ep = await hl.endpoints.create({ url: "https://example.com/hooks", eventTypes: ["invoice.*"] });
+ * await hl.send({ eventType: "invoice.paid", payload: { id: "in_1" } });
+ * await hl.start();
+ */
+export class Hookline extends EventEmitter<HooklineEvents> {
+  readonly store: Store;
+  readonly #transport: WebhookTransport;
+  readonly #ownsTransport: boolean;
+  readonly #clock: Clock;
+  readonly #worker: DeliveryWorker;
+  readonly #egress: EgressPolicy;
+  readonly #maxPayloadBytes: number;
+  #unsubscribeWake: (() => Promise<void>) | null = null;
+  #defaultAppReady: Promise<void> | null = null;
+  #closed = false;
+
+  /** Use {@link createHookline}: it validates the options and migrates the store. */
+  constructor(options: HooklineOptions, store: Store) {
+    super();
+    this.store = store;
+    this.#clock = options.clock ?? systemClock;
+    this.#egress = new EgressPolicy(options);
+    this.#ownsTransport = options.transport === undefined;
+    this.#transport = options.transport ?? new HttpTransport(options);
+    this.#maxPayloadBytes = options.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes;
+    const settings = {
+      concurrency: options.concurrency ?? DEFAULTS.concurrency,
+      perEndpointConcurrency: options.perEndpointConcurrency ?? DEFAULTS.perEndpointConcurrency,
+      batchSize: options.batchSize ?? DEFAULTS.batchSize,
+      leaseMs: options.leaseMs ?? DEFAULTS.leaseMs,
+      pollIntervalMs: options.pollIntervalMs ?? DEFAULTS.pollIntervalMs,
+      disableAfterMs: options.disableAfterMs ?? DEFAULTS.disableAfterMs,
+      maxRetryAfterMs: options.maxRetryAfterMs ?? DEFAULTS.maxRetryAfterMs,
+    };
+    for (const [name, value] of Object.entries(settings))
+      requireInteger(name, value, name === "disableAfterMs" ? 0 : 1);
+    requireInteger("maxPayloadBytes", this.#maxPayloadBytes, 1);
+    this.#worker = new DeliveryWorker({
+      ...settings,
+      store,
+      transport: this.#transport,
+      clock: this.#clock,
+      retryPolicy: scheduledRetry({
+        scheduleMs: options.retrySchedule ?? DEFAULTS.retryScheduleMs,
+        jitterRatio: options.retryJitterRatio ?? DEFAULTS.retryJitterRatio,
+      }),
+      responseExcerptChars: DEFAULTS.responseExcerptChars,
+      onCompleted: (batch, effects) => this.#announce(batch, effects),
+      onError: (error) => this.#reportError(error),
+    });
+  }
+
+  // ---- sending -------------------------------------------------------------
+
+  /**
+   * Stores the message and one delivery per matching, enabled endpoint in one
+   * transaction; resolves once that is durable. On PostgreSQL, pass
+   * `{ client }` (a `pg` client inside your open transaction) to commit or roll
+   * back the message with your own writes.
+   */
+  async send(input: SendInput, options: InsertOptions = {}): Promise<SendResult> {
+    this.#assertOpen();
+    if (input === null || typeof input !== "object") {
+      throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", "send() needs { eventType, payload }");
+    }
+    const { eventType, payload, source = "", bodyFormat = "envelope" } = input;
+    requireName("eventType", eventType);
+    if (input.eventId !== undefined) requireName("eventId", input.eventId);
+    if (bodyFormat !== "envelope" && bodyFormat !== "payload") {
+      throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", 'bodyFormat must be "envelope" or "payload"');
+    }
+    const channels = optionalNames("channels", input.channels);
+    const tags = optionalNames("tags", input.tags);
+    const appId = await this.#appId(input.appId);
+    const now = this.#clock.now();
+    const messageId = newId("msg", now);
+    const eventId = input.eventId ?? messageId;
+    // The seed's model builds the envelope, so the engine and the dispatcher send the same bytes.
+    const event = new WebhookEvent({ eventType, payload, eventId, timestamp: new Date(now), source });
+    const body = bodyFormat === "envelope" ? event.toJson() : JSON.stringify(event.toDict().payload);
+    if (body === undefined) {
+      throw new ConfigurationError("HOOKLINE_PAYLOAD_INVALID", "payload is not JSON-serialisable");
+    }
+    const bytes = Buffer.byteLength(body);
+    if (bytes > this.#maxPayloadBytes) {
+      throw new ConfigurationError(
+        "HOOKLINE_PAYLOAD_TOO_LARGE",
+        `message body is ${bytes} bytes, over the ${this.#maxPayloadBytes}-byte limit (maxPayloadBytes)`,
+      );
+    }
+    const message: MessageRecord = {
+      id: messageId,
+      appId,
+      eventId,
+      eventType,
+      body,
+      bodyFormat,
+      channels,
+      tags,
+      createdAt: now,
+    };
+    const endpoints = (await this.store.enabledEndpoints(appId)).filter(
+      (e) =>
+        matchesEventType(e.eventTypes, eventType) &&
+        (e.channels === null || e.channels.length === 0 || (channels ?? []).some((c) => e.channels?.includes(c))),
+    );
+    const deliveries: DeliveryRecord[] = endpoints.map((endpoint) => ({
+      id: newId("dlv", now),
+      messageId,
+      endpointId: endpoint.id,
+      appId,
+      status: "pending",
+      attemptCount: 0,
+      nextAttemptAt: now,
+      leaseOwner: null,
+      nextTrigger: "scheduled",
+      lastStatusCode: null,
+      lastError: null,
+      createdAt: now,
+      updatedAt: now,
+    }));
+    const result = await this.store.insertMessage(message, deliveries, options);
+    if (result.created && result.deliveryCount > 0) this.#worker.wake();
+    return {
+      messageId: result.message.id,
+      eventId: result.message.eventId,
+      deliveryCount: result.deliveryCount,
+      created: result.created,
+    };
+  }
+
+  // ---- workers -------------------------------------------------------------
+
+  /** Runs the delivery workers in this process. Idempotent. */
+  async start(): Promise<void> {
+    this.#assertOpen();
+    if (this.#worker.running) return;
+    if (this.store.onWake && this.#unsubscribeWake === null) {
+      this.#unsubscribeWake = await this.store.onWake(() => this.#worker.wake());
+    }
+    this.#worker.start();
+  }
+
+  /**
+   * Stops the workers: attempts in flight may finish for up to `timeoutMs`
+   * (default 10 s), the rest are aborted and their leases given back.
+   * Idempotent; the store stays open (see {@link close}).
+   */
+  async stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    await this.#worker.stop(options.timeoutMs ?? 10_000);
+    const unsubscribe = this.#unsubscribeWake;
+    this.#unsubscribeWake = null;
+    await unsubscribe?.();
+  }
+
+  /** Stops the workers, then closes the store and the transport it created. Idempotent. */
+  async close(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.#closed) return;
+    await this.stop(options);
+    this.#closed = true;
+    if (this.#ownsTransport) await this.#transport.close();
+    await this.store.close();
+  }
+
+  /**
+   * Delivers everything due now and resolves with the number of attempts
+   * made: for tests driven by a fake clock, and for one-shot workers.
+   */
+  processDue(): Promise<number> {
+    this.#assertOpen();
+    return this.#worker.processDue();
+  }
+
+  // ---- resources -----------------------------------------------------------
+
+  readonly apps = {
+    create: async (input: { name: string; uid?: string | null; metadata?: Record<string, string>; id?: string }) => {
+      this.#assertOpen();
+      requireName("name", input?.name);
+      if (input.uid !== undefined && input.uid !== null) requireName("uid", input.uid);
+      const now = this.#clock.now();
+      const app: AppRecord = {
+        id: input.id ?? newId("app", now),
+        uid: input.uid ?? null,
+        name: input.name,
+        metadata: stringMap("metadata", input.metadata ?? {}),
+        createdAt: now,
+        updatedAt: now,
+      };
+      if (input.uid && (await this.store.getApp(input.uid))) throw new ConflictError(`app uid ${input.uid} is taken`);
+      await this.store.createApp(app);
+      return app;
+    },
+    get: async (idOrUid: string): Promise<AppRecord> => {
+      const app = await this.store.getApp(idOrUid);
+      if (!app) throw new NotFoundError(`app ${JSON.stringify(idOrUid)} not found`);
+      return app;
+    },
+    list: (options: PageOptions = {}): Promise<Page<AppRecord>> => this.store.listApps(options),
+    update: async (id: string, patch: { name?: string; uid?: string | null; metadata?: Record<string, string> }) => {
+      const app = await this.apps.get(id);
+      if (patch.name !== undefined) requireName("name", patch.name);
+      const updated = await this.store.updateApp(
+        app.id,
+        {
+          ...(patch.name !== undefined && { name: patch.name }),
+          ...(patch.uid !== undefined && { uid: patch.uid }),
+          ...(patch.metadata !== undefined && { metadata: stringMap("metadata", patch.metadata) }),
+        },
+        this.#clock.now(),
+      );
+      if (!updated) throw new NotFoundError(`app ${JSON.stringify(id)} not found`);
+      return updated;
+    },
+    delete: async (id: string): Promise<void> => {
+      const app = await this.apps.get(id);
+      await this.store.deleteApp(app.id);
+    },
+  };
+
+  readonly endpoints = {
+    /** Registers an endpoint; a `whsec_` secret is generated when none is given. */
+    create: async (input: EndpointInput): Promise<Endpoint> => {
+      this.#assertOpen();
+      if (input === null || typeof input !== "object") {
+        throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", "endpoints.create() needs { url }");
+      }
+      const appId = await this.#appId(input.appId);
+      const now = this.#clock.now();
+      const secret = input.secret ?? generateSecret();
+      parseSigningSecret(secret);
+      const url = this.#validateUrl(input.url);
+      const record: EndpointRecord = {
+        id: newId("ep", now),
+        appId,
+        uid: null,
+        url,
+        description: "",
+        secrets: [{ secret, expiresAt: null }],
+        eventTypes: [],
+        channels: null,
+        headers: {},
+        metadata: {},
+        rateLimitPerSecond: null,
+        signatureAlgorithm: DEFAULTS.signatureAlgorithm,
+        timeoutMs: DEFAULTS.timeoutMs,
+        disabled: false,
+        disabledReason: null,
+        failingSince: null,
+        createdAt: now,
+        updatedAt: now,
+        ...this.#validatePatch(withoutUndefined(input)),
+      };
+      if (record.disabled) record.disabledReason = "manual";
+      await this.store.createEndpoint(record);
+      return toEndpoint(record);
+    },
+    get: async (id: string): Promise<Endpoint> => toEndpoint(await this.#endpoint(id)),
+    list: async (options: PageOptions & { appId?: string } = {}): Promise<Page<Endpoint>> => {
+      const page = await this.store.listEndpoints(options);
+      return { data: page.data.map(toEndpoint), nextCursor: page.nextCursor };
+    },
+    /** Changes the given fields; the others keep their values. */
+    update: async (id: string, patch: EndpointUpdate): Promise<Endpoint> => {
+      await this.#endpoint(id);
+      const validated = this.#validatePatch(withoutUndefined(patch ?? {}));
+      if (validated.disabled === false) Object.assign(validated, { disabledReason: null, failingSince: null });
+      if (validated.disabled === true) validated.disabledReason = "manual";
+      return this.#patchEndpoint(id, validated);
+    },
+    delete: async (id: string): Promise<void> => {
+      await this.#endpoint(id);
+      await this.store.deleteEndpoint(id);
+    },
+    /** Enables a disabled endpoint: it gets new deliveries again, and its held ones are sent. */
+    enable: async (id: string): Promise<Endpoint> => {
+      await this.#endpoint(id);
+      const endpoint = await this.#patchEndpoint(id, { disabled: false, disabledReason: null, failingSince: null });
+      this.#worker.wake();
+      return endpoint;
+    },
+    /** Disables an endpoint: no new deliveries, and its pending ones wait until it is enabled. */
+    disable: async (id: string, options: { reason?: string } = {}): Promise<Endpoint> => {
+      await this.#endpoint(id);
+      return this.#patchEndpoint(id, { disabled: true, disabledReason: options.reason ?? "manual" });
+    },
+    /**
+     * Makes a new secret current (generated unless given); the previous one
+     * keeps signing beside it for `gracePeriodMs` (default 24 h).
+     */
+    rotateSecret: async (id: string, options: { gracePeriodMs?: number; secret?: string } = {}): Promise<Endpoint> => {
+      const endpoint = await this.#endpoint(id);
+      const gracePeriodMs = options.gracePeriodMs ?? DEFAULTS.secretGracePeriodMs;
+      requireInteger("gracePeriodMs", gracePeriodMs, 0);
+      const secret = options.secret ?? generateSecret();
+      parseSigningSecret(secret);
+      const now = this.#clock.now();
+      const previous = endpoint.secrets
+        .map((s) => (s.expiresAt === null ? { ...s, expiresAt: now + gracePeriodMs } : s))
+        .filter((s) => s.expiresAt !== null && s.expiresAt > now);
+      return this.#patchEndpoint(id, { secrets: [{ secret, expiresAt: null }, ...previous] });
+    },
+    /** Re-queues every delivery of the endpoint that failed in [since, until); resolves with how many. */
+    recover: async (
+      id: string,
+      options: { since: Date | number; until?: Date | number },
+    ): Promise<{ count: number }> => {
+      await this.#endpoint(id);
+      const now = this.#clock.now();
+      const since = toMs("since", options?.since);
+      const until = options.until === undefined ? now + 1 : toMs("until", options.until);
+      const count = await this.store.recoverEndpoint(id, since, until, now);
+      if (count > 0) this.#worker.wake();
+      return { count };
+    },
+  };
+
+  readonly messages = {
+    get: async (id: string): Promise<MessageRecord> => {
+      const message = await this.store.getMessage(id);
+      if (!message) throw new NotFoundError(`message ${JSON.stringify(id)} not found`);
+      return message;
+    },
+    list: (filter: MessageFilter): Promise<Page<MessageRecord>> => this.store.listMessages(filter),
+  };
+
+  readonly deliveries = {
+    list: (filter: DeliveryFilter = {}): Promise<Page<DeliveryRecord>> => this.store.listDeliveries(filter),
+    get: async (id: string): Promise<DeliveryRecord> => {
+      const delivery = await this.store.getDelivery(id);
+      if (!delivery) throw new NotFoundError(`delivery ${JSON.stringify(id)} not found`);
+      return delivery;
+    },
+    /** Sends the delivery again now (one manual attempt), whatever its status, unless it is in flight. */
+    retry: async (id: string): Promise<DeliveryRecord> => {
+      await this.deliveries.get(id);
+      const delivery = await this.store.requeueDelivery(id, this.#clock.now());
+      if (!delivery) throw new ConflictError(`delivery ${id} is being sent right now`);
+      this.#worker.wake();
+      return delivery;
+    },
+  };
+
+  readonly attempts = {
+    list: (filter: AttemptFilter = {}): Promise<Page<AttemptRecord>> => this.store.listAttempts(filter),
+  };
+
+  // ---- internals -----------------------------------------------------------
+
+  async #appId(appId: string | undefined): Promise<string> {
+    if (appId === undefined) {
+      this.#defaultAppReady ??= this.#ensureDefaultApp().catch((error) => {
+        this.#defaultAppReady = null;
+        throw error;
+      });
+      await this.#defaultAppReady;
+      return DEFAULTS.defaultAppId;
+    }
+    requireName("appId", appId);
+    const app = await this.store.getApp(appId);
+    if (!app) throw new NotFoundError(`app ${JSON.stringify(appId)} not found`);
+    return app.id;
+  }
+
+  async #ensureDefaultApp(): Promise<void> {
+    if (await this.store.getApp(DEFAULTS.defaultAppId)) return;
+    const now = this.#clock.now();
+    try {
+      await this.store.createApp({
+        id: DEFAULTS.defaultAppId,
+        uid: null,
+        name: "default",
+        metadata: {},
+        createdAt: now,
+        updatedAt: now,
+      });
+    } catch (error) {
+      // Another process created it first.
+      if (!(await this.store.getApp(DEFAULTS.defaultAppId))) throw error;
+    }
+  }
+
+  async #endpoint(id: string): Promise<EndpointRecord> {
+    this.#assertOpen();
+    if (typeof id !== "string" || id.length === 0) {
+      throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", "endpoint id must be a non-empty string");
+    }
+    const endpoint = await this.store.getEndpoint(id);
+    if (!endpoint) throw new NotFoundError(`endpoint ${JSON.stringify(id)} not found`);
+    return endpoint;
+  }
+
+  async #patchEndpoint(id: string, patch: EndpointPatch): Promise<Endpoint> {
+    const updated = await this.store.updateEndpoint(id, patch, this.#clock.now());
+    if (!updated) throw new NotFoundError(`endpoint ${JSON.stringify(id)} not found`);
+    return toEndpoint(updated);
+  }
+
+  /** Checks every field of an endpoint input; returns the store patch. */
+  #validatePatch(input: EndpointUpdate): EndpointPatch {
+    const patch: EndpointPatch = {};
+    if (input.url !== undefined) patch.url = this.#validateUrl(input.url);
+    if (input.eventTypes !== undefined) patch.eventTypes = optionalNames("eventTypes", input.eventTypes) ?? [];
+    if (input.channels !== undefined) patch.channels = optionalNames("channels", input.channels ?? undefined);
+    if (input.description !== undefined) {
+      if (typeof input.description !== "string" || input.description.length > 4096) {
+        throw new ConfigurationError(
+          "HOOKLINE_CONFIGURATION_INVALID",
+          "description must be a string of ≤ 4096 characters",
+        );
+      }
+      patch.description = input.description;
+    }
+    if (input.uid !== undefined) {
+      if (input.uid !== null) requireName("uid", input.uid);
+      patch.uid = input.uid;
+    }
+    if (input.headers !== undefined) {
+      const headers = stringMap("headers", input.headers);
+      for (const [name, value] of Object.entries(headers)) {
+        if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n\0]/.test(value)) {
+          throw new ConfigurationError(
+            "HOOKLINE_CONFIGURATION_INVALID",
+            `headers: ${JSON.stringify(name)} is not a valid header`,
+          );
+        }
+        if (isReservedHeader(name)) {
+          throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", `headers: ${name} is set by hookline itself`);
+        }
+      }
+      patch.headers = headers;
+    }
+    if (input.metadata !== undefined) patch.metadata = stringMap("metadata", input.metadata);
+    if (input.rateLimitPerSecond !== undefined) {
+      if (input.rateLimitPerSecond !== null) requireInteger("rateLimitPerSecond", input.rateLimitPerSecond, 1);
+      patch.rateLimitPerSecond = input.rateLimitPerSecond;
+    }
+    if (input.signatureAlgorithm !== undefined) {
+      if (!isSignatureAlgorithm(input.signatureAlgorithm)) {
+        throw new ConfigurationError(
+          "HOOKLINE_CONFIGURATION_INVALID",
+          "signatureAlgorithm must be hmac_sha256 or hmac_sha512",
+        );
+      }
+      patch.signatureAlgorithm = input.signatureAlgorithm;
+    }
+    if (input.timeoutMs !== undefined) {
+      requireInteger("timeoutMs", input.timeoutMs, 1);
+      patch.timeoutMs = input.timeoutMs;
+    }
+    if (input.disabled !== undefined) {
+      if (typeof input.disabled !== "boolean") {
+        throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", "disabled must be a boolean");
+      }
+      patch.disabled = input.disabled;
+    }
+    return patch;
+  }
+
+  #validateUrl(url: unknown): string {
+    if (typeof url !== "string" || url.length === 0 || url.length > 2048) {
+      throw new ConfigurationError(
+        "HOOKLINE_CONFIGURATION_INVALID",
+        "url must be a non-empty string of ≤ 2048 characters",
+      );
+    }
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch (error) {
+      throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", `url ${JSON.stringify(url)} is not a valid URL`, {
+        cause: error,
+      });
+    }
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+      throw new ConfigurationError(
+        "HOOKLINE_CONFIGURATION_INVALID",
+        `url must be http or https, got ${parsed.protocol}`,
+      );
+    }
+    // A literal address the guard refuses can never be delivered: say so now, not at every attempt.
+    const host = parsed.hostname.replace(/^\[|\]$/g, "");
+    if (/^[0-9.]+$|:/.test(host)) {
+      const range = this.#egress.refusedRange(host);
+      if (range !== null) {
+        throw new ConfigurationError(
+          "HOOKLINE_CONFIGURATION_INVALID",
+          `url points at ${host} (${range}), which the egress guard refuses; set allowPrivateNetworks or allowedCidrs to deliver there`,
+        );
+      }
+    }
+    return url;
+  }
+
+  #announce(batch: readonly CompletedAttempt[], effects: Awaited<ReturnType<Store["complete"]>>): void {
+    const lost = new Set(effects.lostLeases);
+    for (const { completion } of batch) {
+      if (lost.has(completion.deliveryId)) continue;
+      const { attempt } = completion;
+      const event: DeliveryEvent = {
+        deliveryId: completion.deliveryId,
+        messageId: attempt.messageId,
+        endpointId: attempt.endpointId,
+        appId: attempt.appId,
+        attempt,
+        nextAttemptAt: completion.nextAttemptAt,
+      };
+      if (completion.status === "delivered") this.#emitSafely("delivery:succeeded", event);
+      else if (completion.status === "pending") this.#emitSafely("delivery:failed", event);
+      else this.#emitSafely("delivery:exhausted", event);
+    }
+    for (const failing of effects.failingEndpoints) this.#emitSafely("endpoint:failing", failing);
+    for (const disabled of effects.disabledEndpoints) this.#emitSafely("endpoint:disabled", disabled);
+  }
+
+  #emitSafely<K extends keyof HooklineEvents>(name: K, ...args: HooklineEvents[K]): void {
+    try {
+      (this.emit as (n: K, ...a: HooklineEvents[K]) => boolean)(name, ...args);
+    } catch (error) {
+      this.#reportError(error);
+    }
+  }
+
+  #reportError(error: unknown): void {
+    if (this.listenerCount("error") > 0) this.emit("error", error);
+    else console.error("hookline worker:", error instanceof Error ? error.message : error);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed)
+      throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", "this hookline instance is closed");
+  }
+}
+
+/**
+ * Creates the durable engine and migrates its store. Call `start()` to run
+ * delivery workers in this process, `close()` to shut down.
+ *
+ * @example
+ * import { createHookline, memoryStore } from "hookline";
+ * import { sqliteStore } from "hookline/sqlite";
+ * const hl = await createHookline({ store: sqliteStore({ path: "hookline.db" }) });
+ */
+export async function createHookline(options: HooklineOptions = {}): Promise<Hookline> {
+  const store = options.store ?? new MemoryStore();
+  const hookline = new Hookline(options, store);
+  await store.migrate();
+  return hookline;
+}
+
+function toEndpoint(record: EndpointRecord): Endpoint {
+  return { ...record, secret: record.secrets[0]?.secret ?? "" };
+}
+
+function requireName(name: string, value: unknown): asserts value is string {
+  if (typeof value !== "string" || value.length === 0 || value.length > MAX_NAME_LENGTH) {
+    throw new ConfigurationError(
+      "HOOKLINE_CONFIGURATION_INVALID",
+      `${name} must be a non-empty string of ≤ ${MAX_NAME_LENGTH} characters`,
+    );
+  }
+}
+
+function optionalNames(name: string, value: unknown): string[] | null {
+  if (value === undefined || value === null) return null;
+  if (!Array.isArray(value) || value.length > 100) {
+    throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", `${name} must be an array of ≤ 100 strings`);
+  }
+  for (const item of value) requireName(`${name}[]`, item);
+  return [...value];
+}
+
+function stringMap(name: string, value: unknown): Record<string, string> {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", `${name} must be an object of strings`);
+  }
+  const entries = Object.entries(value);
+  if (entries.length > 100 || entries.some(([, v]) => typeof v !== "string" || v.length > 4096)) {
+    throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", `${name} must be an object of ≤ 100 string values`);
+  }
+  return Object.fromEntries(entries) as Record<string, string>;
+}
+
+function toMs(name: string, value: unknown): number {
+  const ms = value instanceof Date ? value.getTime() : value;
+  if (typeof ms !== "number" || !Number.isFinite(ms)) {
+    throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", `${name} must be a Date or milliseconds`);
+  }
+  return ms;
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

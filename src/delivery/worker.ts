@@ -1,0 +1,374 @@
+import { randomBytes } from "node:crypto";
+import type { Clock } from "../core/clock.js";
+import { newId } from "../core/ids.js";
+import { parseSigningSecret, type SigningKey } from "../signing/secrets.js";
+import type { ClaimedDelivery, Completion, Store } from "../store/store.js";
+import type { WebhookTransport } from "../transport/transport.js";
+import { type AttemptOutcome, attemptDelivery, type DeliveryRequest } from "./deliver.js";
+import { applyRetryAfter, parseRetryAfterMs, type RetryPolicy } from "./retry-policy.js";
+
+export interface WorkerSettings {
+  store: Store;
+  transport: WebhookTransport;
+  clock: Clock;
+  retryPolicy: RetryPolicy;
+  concurrency: number;
+  perEndpointConcurrency: number;
+  batchSize: number;
+  leaseMs: number;
+  pollIntervalMs: number;
+  disableAfterMs: number;
+  maxRetryAfterMs: number;
+  responseExcerptChars: number;
+  /** Called once a batch of completions is durable. */
+  onCompleted(completions: readonly CompletedAttempt[], effects: Awaited<ReturnType<Store["complete"]>>): void;
+  /** Infrastructure failures (the store unreachable): reported, then retried after a pause. */
+  onError(error: unknown): void;
+}
+
+export interface CompletedAttempt {
+  claimed: ClaimedDelivery;
+  completion: Completion;
+}
+
+/**
+ * What follows one attempt: delivered on 2xx; failed for good on 410, after a
+ * manual attempt, or when the schedule is used up; otherwise pending again
+ * after the policy's delay, stretched by `Retry-After` on 429 and 503.
+ */
+export function decideCompletion(
+  claimed: ClaimedDelivery,
+  outcome: AttemptOutcome,
+  settings: Pick<WorkerSettings, "retryPolicy" | "maxRetryAfterMs" | "responseExcerptChars">,
+  owner: string,
+  nowMs: number,
+): Completion {
+  const { delivery } = claimed;
+  const number = delivery.attemptCount + 1;
+  const attempt = {
+    id: newId("atmpt", outcome.startedAt.getTime()),
+    deliveryId: delivery.id,
+    messageId: delivery.messageId,
+    endpointId: delivery.endpointId,
+    appId: delivery.appId,
+    number,
+    startedAt: outcome.startedAt.getTime(),
+    durationMs: outcome.durationMs,
+    statusCode: outcome.statusCode,
+    responseExcerpt:
+      outcome.responseBody === null ? null : outcome.responseBody.slice(0, settings.responseExcerptChars),
+    errorCode: outcome.errorCode,
+    error: outcome.error,
+    trigger: delivery.nextTrigger,
+    succeeded: outcome.succeeded,
+  };
+  const base = { deliveryId: delivery.id, owner, attempt };
+  if (outcome.succeeded) return { ...base, status: "delivered", nextAttemptAt: null, endpointOutcome: "succeeded" };
+  if (outcome.statusCode === 410) return { ...base, status: "failed", nextAttemptAt: null, endpointOutcome: "gone" };
+  const delayMs = delivery.nextTrigger === "manual" ? null : settings.retryPolicy.delayBeforeAttemptMs(number + 1);
+  if (delayMs === null) return { ...base, status: "failed", nextAttemptAt: null, endpointOutcome: "failed" };
+  const retryAfterMs =
+    outcome.statusCode === 429 || outcome.statusCode === 503
+      ? parseRetryAfterMs(outcome.responseHeaders["retry-after"], nowMs)
+      : null;
+  const waitMs = applyRetryAfter(delayMs, retryAfterMs, settings.maxRetryAfterMs);
+  return { ...base, status: "pending", nextAttemptAt: nowMs + waitMs, endpointOutcome: "failed" };
+}
+
+/**
+ * Per-endpoint token buckets (one second of burst) for `rateLimitPerSecond`,
+ * per process. Tokens may go negative: a negative balance is a queue of
+ * sends already promised a later slot.
+ */
+export class RateLimiter {
+  readonly #buckets = new Map<string, { tokens: number; refilledAt: number; perSecond: number }>();
+
+  /** Takes a token; returns 0, or the milliseconds to wait before sending. */
+  take(endpointId: string, perSecond: number, nowMs: number): number {
+    const bucket = this.#buckets.get(endpointId) ?? { tokens: perSecond, refilledAt: nowMs, perSecond };
+    bucket.perSecond = perSecond;
+    bucket.tokens = this.#projected(bucket, nowMs) - 1;
+    bucket.refilledAt = nowMs;
+    this.#buckets.set(endpointId, bucket);
+    return bucket.tokens >= 0 ? 0 : Math.ceil((-bucket.tokens / perSecond) * 1000);
+  }
+
+  /** Endpoints with no whole token now: claiming for them would only wait. */
+  exhausted(nowMs: number): string[] {
+    const out: string[] = [];
+    for (const [id, bucket] of this.#buckets) {
+      const tokens = this.#projected(bucket, nowMs);
+      if (tokens < 1) out.push(id);
+      else if (tokens >= bucket.perSecond) this.#buckets.delete(id); // full again: forget it
+    }
+    return out;
+  }
+
+  #projected(bucket: { tokens: number; refilledAt: number; perSecond: number }, nowMs: number): number {
+    return Math.min(bucket.perSecond, bucket.tokens + ((nowMs - bucket.refilledAt) / 1000) * bucket.perSecond);
+  }
+}
+
+/**
+ * The durable delivery loop of one process: claims due deliveries in batches
+ * under a lease, sends them concurrently (capped globally and per endpoint),
+ * and writes completions in batches. Woken at once by `wake()` (a send in this
+ * process, a notification from another), otherwise polls slowly.
+ */
+export class DeliveryWorker {
+  readonly owner = `wrk_${randomBytes(8).toString("hex")}`;
+  readonly #s: WorkerSettings;
+  readonly #limiter = new RateLimiter();
+  readonly #keys = new Map<string, SigningKey>();
+  readonly #inFlight = new Map<string, { controller: AbortController; promise: Promise<void> }>();
+  #pending: CompletedAttempt[] = [];
+  #flushing: Promise<void> = Promise.resolve();
+  #flushScheduled = false;
+  #running = false;
+  #loop: Promise<void> | null = null;
+  #wakeUp: (() => void) | null = null;
+  #woken = false;
+  #released: string[] = [];
+  #retryFlushTimer: NodeJS.Timeout | undefined;
+
+  readonly #claimThreshold: number;
+
+  constructor(settings: WorkerSettings) {
+    this.#s = settings;
+    this.#claimThreshold = Math.max(1, Math.floor(Math.min(settings.concurrency, settings.batchSize) / 4));
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  /** New work may be due: claim now instead of at the next poll. */
+  wake(): void {
+    this.#woken = true;
+    this.#wakeUp?.();
+  }
+
+  /**
+   * Stops claiming, lets attempts in flight finish for up to `timeoutMs`,
+   * aborts the rest and gives their leases back, then writes every completion.
+   */
+  async stop(timeoutMs: number): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.wake();
+    await this.#loop;
+    this.#loop = null;
+    const inFlight = [...this.#inFlight.values()];
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([Promise.all(inFlight.map((f) => f.promise)), timedOut]);
+    clearTimeout(timer);
+    for (const flight of this.#inFlight.values()) flight.controller.abort(new Error("worker stopping"));
+    await Promise.all([...this.#inFlight.values()].map((f) => f.promise));
+    await this.flush();
+    clearTimeout(this.#retryFlushTimer);
+    this.#retryFlushTimer = undefined;
+    const released = this.#released.splice(0);
+    if (released.length > 0) await this.#s.store.release(this.owner, released, this.#s.clock.now());
+  }
+
+  /**
+   * Claims and delivers everything due now, until nothing is; resolves with
+   * the number of attempts made. For tests with a fake clock and for one-shot
+   * workers (a cron job); `start()` runs the same steps continuously.
+   */
+  async processDue(): Promise<number> {
+    let attempts = 0;
+    for (;;) {
+      const claimed = await this.#claim(this.#s.batchSize);
+      if (claimed.length === 0) break;
+      attempts += claimed.length;
+      await Promise.all(claimed.map((c) => this.#dispatch(c)));
+      await this.flush();
+    }
+    await this.flush();
+    return attempts;
+  }
+
+  /** Writes every buffered completion; resolves when they are durable. */
+  async flush(): Promise<void> {
+    this.#flushing = this.#flushing.then(() => this.#writeCompletions());
+    await this.#flushing;
+  }
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      try {
+        const free = this.#s.concurrency - this.#inFlight.size;
+        let claimedFull = false;
+        if (free > 0) {
+          const limit = Math.min(free, this.#s.batchSize);
+          const claimed = await this.#claim(limit);
+          for (const c of claimed) void this.#dispatch(c);
+          claimedFull = claimed.length === limit;
+        }
+        if (claimedFull && this.#inFlight.size < this.#s.concurrency) continue;
+        await this.#sleep(await this.#idleMs());
+      } catch (error) {
+        this.#s.onError(error);
+        await this.#sleep(this.#s.pollIntervalMs);
+      }
+    }
+  }
+
+  async #idleMs(): Promise<number> {
+    if (this.#inFlight.size >= this.#s.concurrency) return this.#s.pollIntervalMs;
+    const next = await this.#s.store.nextDueAt();
+    if (next === null) return this.#s.pollIntervalMs;
+    return Math.max(0, Math.min(this.#s.pollIntervalMs, next - this.#s.clock.now()));
+  }
+
+  #sleep(ms: number): Promise<void> {
+    if (this.#woken || !this.#running) {
+      this.#woken = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(), ms);
+      const done = () => {
+        clearTimeout(timer);
+        this.#wakeUp = null;
+        resolve();
+      };
+      this.#wakeUp = () => {
+        this.#woken = false;
+        done();
+      };
+    });
+  }
+
+  #claim(limit: number): Promise<ClaimedDelivery[]> {
+    const now = this.#s.clock.now();
+    return this.#s.store.claimDue({
+      owner: this.owner,
+      now,
+      leaseMs: this.#s.leaseMs,
+      limit,
+      perEndpointLimit: this.#s.perEndpointConcurrency,
+      excludeEndpointIds: this.#limiter.exhausted(now),
+    });
+  }
+
+  #dispatch(claimed: ClaimedDelivery): Promise<void> {
+    const controller = new AbortController();
+    const promise = this.#attempt(claimed, controller.signal)
+      .catch((error) => this.#s.onError(error))
+      .finally(() => {
+        this.#inFlight.delete(claimed.delivery.id);
+        // Claim again once enough slots are free to make a batch worth a transaction.
+        const free = this.#s.concurrency - this.#inFlight.size;
+        if (this.#inFlight.size === 0 || free >= this.#claimThreshold) this.wake();
+      });
+    this.#inFlight.set(claimed.delivery.id, { controller, promise });
+    return promise;
+  }
+
+  async #attempt(claimed: ClaimedDelivery, signal: AbortSignal): Promise<void> {
+    const { endpoint } = claimed;
+    if (endpoint.rateLimitPerSecond !== null && endpoint.rateLimitPerSecond > 0) {
+      const waitMs = this.#limiter.take(endpoint.id, endpoint.rateLimitPerSecond, this.#s.clock.now());
+      if (waitMs > 0) {
+        try {
+          await this.#s.clock.sleep(waitMs, signal);
+        } catch {
+          this.#released.push(claimed.delivery.id);
+          return;
+        }
+      }
+    }
+    const outcome = await attemptDelivery(this.#s.transport, this.#request(claimed), this.#s.clock, signal);
+    if (signal.aborted) {
+      // Stopped mid-attempt: the receiver may or may not have it. Give the lease
+      // back so it is sent again (at-least-once), without counting an attempt.
+      this.#released.push(claimed.delivery.id);
+      return;
+    }
+    const completion = decideCompletion(claimed, outcome, this.#s, this.owner, this.#s.clock.now());
+    this.#pending.push({ claimed, completion });
+    if (this.#pending.length >= this.#s.batchSize) void this.flush();
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => {
+        this.#flushScheduled = false;
+        void this.flush();
+      });
+    }
+  }
+
+  #request(claimed: ClaimedDelivery): DeliveryRequest {
+    const { endpoint, message } = claimed;
+    const now = this.#s.clock.now();
+    const live = endpoint.secrets.filter((s) => s.expiresAt === null || s.expiresAt > now);
+    const current = live[0] ?? endpoint.secrets[0];
+    if (!current) throw new Error(`endpoint ${endpoint.id} has no secret`);
+    return {
+      url: endpoint.url,
+      body: message.body,
+      // Svix-format messages use the message id, as Svix does; the envelope carries the event id.
+      msgId: message.bodyFormat === "payload" ? message.id : message.eventId,
+      eventType: message.eventType,
+      secret: current.secret,
+      signatureAlgorithm: endpoint.signatureAlgorithm,
+      signingKeys: live.map((s) => this.#key(s.secret)),
+      // The attempt must end well inside its lease, or another worker could start it again.
+      timeoutMs: Math.min(endpoint.timeoutMs, Math.floor(this.#s.leaseMs * 0.8)),
+      headers: endpoint.headers,
+      svixHeaders: message.bodyFormat === "payload",
+    };
+  }
+
+  #key(secret: string): SigningKey {
+    let key = this.#keys.get(secret);
+    if (key === undefined) {
+      key = parseSigningSecret(secret);
+      if (this.#keys.size > 10_000) this.#keys.clear();
+      this.#keys.set(secret, key);
+    }
+    return key;
+  }
+
+  async #writeCompletions(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0, this.#s.batchSize);
+      try {
+        const effects = await this.#s.store.complete(
+          batch.map((b) => b.completion),
+          this.#s.clock.now(),
+          this.#s.disableAfterMs,
+        );
+        this.#s.onCompleted(batch, effects);
+        // A retry was scheduled: the loop's sleep may now be too long.
+        if (batch.some((b) => b.completion.status === "pending")) this.wake();
+      } catch (error) {
+        // Keep them for the next flush; if this process dies first, the leases
+        // expire and the deliveries are attempted again.
+        this.#pending.unshift(...batch);
+        this.#s.onError(error);
+        if (this.#retryFlushTimer === undefined) {
+          this.#retryFlushTimer = setTimeout(() => {
+            this.#retryFlushTimer = undefined;
+            void this.flush();
+          }, this.#s.pollIntervalMs);
+        }
+        return;
+      }
+    }
+  }
+}

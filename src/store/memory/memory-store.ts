@@ -1,0 +1,326 @@
+import { pageLimit, toPage } from "../paging.js";
+import type {
+  AppRecord,
+  AttemptFilter,
+  AttemptRecord,
+  ClaimedDelivery,
+  ClaimOptions,
+  Completion,
+  CompletionEffects,
+  DeliveryFilter,
+  DeliveryRecord,
+  DeliveryStatus,
+  EndpointPatch,
+  EndpointRecord,
+  InsertMessageResult,
+  MessageFilter,
+  MessageRecord,
+  Page,
+  PageOptions,
+  Store,
+} from "../store.js";
+
+const clone = <T>(value: T): T => structuredClone(value);
+
+/** Newest first, after the cursor, one extra row to tell whether more exist. */
+function pageOf<T extends { id: string }>(rows: Iterable<T>, options: PageOptions, keep: (row: T) => boolean): Page<T> {
+  const limit = pageLimit(options);
+  const matching = [...rows]
+    .filter((row) => keep(row) && (options.cursor === undefined || row.id < options.cursor))
+    .sort((a, b) => (a.id < b.id ? 1 : -1))
+    .slice(0, limit + 1)
+    .map(clone);
+  return toPage(matching, limit);
+}
+
+/**
+ * The in-memory store: the reference implementation of the contract, for
+ * tests and for apps that accept losing queued deliveries on restart. Nothing
+ * survives the process.
+ *
+ * @example
+ * const hl = await createHookline({ store: memoryStore() });
+ */
+export class MemoryStore implements Store {
+  readonly kind = "memory" as const;
+  readonly #apps = new Map<string, AppRecord>();
+  readonly #endpoints = new Map<string, EndpointRecord>();
+  readonly #messages = new Map<string, MessageRecord>();
+  readonly #messageByEvent = new Map<string, string>();
+  readonly #deliveries = new Map<string, DeliveryRecord>();
+  readonly #attempts = new Map<string, AttemptRecord>();
+
+  async migrate(): Promise<void> {}
+  async ping(): Promise<void> {}
+  async close(): Promise<void> {}
+
+  async createApp(app: AppRecord): Promise<void> {
+    if (this.#apps.has(app.id)) throw new Error(`app ${app.id} exists`);
+    if (app.uid !== null && [...this.#apps.values()].some((a) => a.uid === app.uid)) {
+      throw new Error(`app uid ${app.uid} exists`);
+    }
+    this.#apps.set(app.id, clone(app));
+  }
+
+  async getApp(idOrUid: string): Promise<AppRecord | null> {
+    const app = this.#apps.get(idOrUid) ?? [...this.#apps.values()].find((a) => a.uid === idOrUid);
+    return app ? clone(app) : null;
+  }
+
+  async listApps(options: PageOptions): Promise<Page<AppRecord>> {
+    return pageOf(this.#apps.values(), options, () => true);
+  }
+
+  async updateApp(id: string, patch: Partial<Pick<AppRecord, "uid" | "name" | "metadata">>, now: number) {
+    const app = this.#apps.get(id);
+    if (!app) return null;
+    Object.assign(app, clone(patch), { updatedAt: now });
+    return clone(app);
+  }
+
+  async deleteApp(id: string): Promise<boolean> {
+    if (!this.#apps.delete(id)) return false;
+    for (const endpoint of [...this.#endpoints.values()]) {
+      if (endpoint.appId === id) await this.deleteEndpoint(endpoint.id);
+    }
+    for (const message of [...this.#messages.values()]) {
+      if (message.appId === id) {
+        this.#messages.delete(message.id);
+        this.#messageByEvent.delete(`${message.appId}\u0000${message.eventId}`);
+      }
+    }
+    return true;
+  }
+
+  async createEndpoint(endpoint: EndpointRecord): Promise<void> {
+    this.#endpoints.set(endpoint.id, clone(endpoint));
+  }
+
+  async getEndpoint(id: string): Promise<EndpointRecord | null> {
+    const endpoint = this.#endpoints.get(id);
+    return endpoint ? clone(endpoint) : null;
+  }
+
+  async listEndpoints(options: PageOptions & { appId?: string }): Promise<Page<EndpointRecord>> {
+    return pageOf(this.#endpoints.values(), options, (e) => options.appId === undefined || e.appId === options.appId);
+  }
+
+  async updateEndpoint(id: string, patch: EndpointPatch, now: number): Promise<EndpointRecord | null> {
+    const endpoint = this.#endpoints.get(id);
+    if (!endpoint) return null;
+    Object.assign(endpoint, clone(patch), { updatedAt: now });
+    return clone(endpoint);
+  }
+
+  async deleteEndpoint(id: string): Promise<boolean> {
+    if (!this.#endpoints.delete(id)) return false;
+    for (const delivery of [...this.#deliveries.values()]) {
+      if (delivery.endpointId === id) this.#deliveries.delete(delivery.id);
+    }
+    for (const attempt of [...this.#attempts.values()]) {
+      if (attempt.endpointId === id) this.#attempts.delete(attempt.id);
+    }
+    return true;
+  }
+
+  async enabledEndpoints(appId: string): Promise<EndpointRecord[]> {
+    return [...this.#endpoints.values()].filter((e) => e.appId === appId && !e.disabled).map(clone);
+  }
+
+  async insertMessage(message: MessageRecord, deliveries: DeliveryRecord[]): Promise<InsertMessageResult> {
+    const key = `${message.appId}\u0000${message.eventId}`;
+    const existingId = this.#messageByEvent.get(key);
+    const existing = existingId === undefined ? undefined : this.#messages.get(existingId);
+    if (existing) {
+      const deliveryCount = [...this.#deliveries.values()].filter((d) => d.messageId === existing.id).length;
+      return { message: clone(existing), deliveryCount, created: false };
+    }
+    this.#messages.set(message.id, clone(message));
+    this.#messageByEvent.set(key, message.id);
+    for (const delivery of deliveries) this.#deliveries.set(delivery.id, clone(delivery));
+    return { message: clone(message), deliveryCount: deliveries.length, created: true };
+  }
+
+  async getMessage(id: string): Promise<MessageRecord | null> {
+    const message = this.#messages.get(id);
+    return message ? clone(message) : null;
+  }
+
+  async listMessages(filter: MessageFilter): Promise<Page<MessageRecord>> {
+    return pageOf(
+      this.#messages.values(),
+      filter,
+      (m) =>
+        m.appId === filter.appId &&
+        (filter.eventTypes === undefined ||
+          filter.eventTypes.length === 0 ||
+          filter.eventTypes.includes(m.eventType)) &&
+        (filter.before === undefined || m.createdAt < filter.before) &&
+        (filter.after === undefined || m.createdAt > filter.after),
+    );
+  }
+
+  async claimDue(options: ClaimOptions): Promise<ClaimedDelivery[]> {
+    const { now, owner, leaseMs, limit, perEndpointLimit } = options;
+    const excluded = new Set(options.excludeEndpointIds ?? []);
+    const busy = new Map<string, number>();
+    const due: DeliveryRecord[] = [];
+    for (const delivery of this.#deliveries.values()) {
+      if (delivery.status === "sending" && (delivery.nextAttemptAt ?? 0) > now) {
+        busy.set(delivery.endpointId, (busy.get(delivery.endpointId) ?? 0) + 1);
+      } else if (
+        (delivery.status === "pending" || delivery.status === "sending") &&
+        (delivery.nextAttemptAt ?? 0) <= now &&
+        !excluded.has(delivery.endpointId) &&
+        this.#endpoints.get(delivery.endpointId)?.disabled === false
+      ) {
+        due.push(delivery);
+      }
+    }
+    due.sort((a, b) => (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0) || (a.id < b.id ? -1 : 1));
+    const claimed: ClaimedDelivery[] = [];
+    for (const delivery of due) {
+      if (claimed.length >= limit) break;
+      const inFlight = busy.get(delivery.endpointId) ?? 0;
+      if (inFlight >= perEndpointLimit) continue;
+      busy.set(delivery.endpointId, inFlight + 1);
+      Object.assign(delivery, { status: "sending", leaseOwner: owner, nextAttemptAt: now + leaseMs, updatedAt: now });
+      const message = this.#messages.get(delivery.messageId);
+      const endpoint = this.#endpoints.get(delivery.endpointId);
+      if (message && endpoint)
+        claimed.push({ delivery: clone(delivery), message: clone(message), endpoint: clone(endpoint) });
+    }
+    return claimed;
+  }
+
+  async complete(completions: Completion[], now: number, disableAfterMs: number): Promise<CompletionEffects> {
+    const effects: CompletionEffects = { failingEndpoints: [], disabledEndpoints: [], lostLeases: [] };
+    for (const completion of completions) {
+      // The attempt happened whatever became of the lease: record it.
+      this.#attempts.set(completion.attempt.id, clone(completion.attempt));
+      const delivery = this.#deliveries.get(completion.deliveryId);
+      if (!delivery || delivery.status !== "sending" || delivery.leaseOwner !== completion.owner) {
+        effects.lostLeases.push(completion.deliveryId);
+      } else {
+        Object.assign(delivery, {
+          status: completion.status,
+          attemptCount: delivery.attemptCount + 1,
+          nextAttemptAt: completion.nextAttemptAt,
+          leaseOwner: null,
+          nextTrigger: "scheduled",
+          lastStatusCode: completion.attempt.statusCode,
+          lastError: completion.attempt.error,
+          updatedAt: now,
+        });
+      }
+      const endpoint = this.#endpoints.get(completion.attempt.endpointId);
+      if (!endpoint) continue;
+      if (completion.endpointOutcome === "succeeded") {
+        if (endpoint.failingSince !== null) Object.assign(endpoint, { failingSince: null, updatedAt: now });
+        continue;
+      }
+      if (endpoint.failingSince === null) {
+        Object.assign(endpoint, { failingSince: now, updatedAt: now });
+        effects.failingEndpoints.push({ endpointId: endpoint.id, failingSince: now });
+      }
+      if (endpoint.disabled) continue;
+      const reason =
+        completion.endpointOutcome === "gone"
+          ? "gone"
+          : endpoint.failingSince !== null && now - endpoint.failingSince >= disableAfterMs
+            ? "failing"
+            : null;
+      if (reason !== null) {
+        Object.assign(endpoint, { disabled: true, disabledReason: reason, updatedAt: now });
+        effects.disabledEndpoints.push({ endpointId: endpoint.id, reason });
+      }
+    }
+    return effects;
+  }
+
+  async release(owner: string, deliveryIds: readonly string[], now: number): Promise<void> {
+    for (const id of deliveryIds) {
+      const delivery = this.#deliveries.get(id);
+      if (delivery?.status === "sending" && delivery.leaseOwner === owner) {
+        Object.assign(delivery, { status: "pending", leaseOwner: null, nextAttemptAt: now, updatedAt: now });
+      }
+    }
+  }
+
+  async getDelivery(id: string): Promise<DeliveryRecord | null> {
+    const delivery = this.#deliveries.get(id);
+    return delivery ? clone(delivery) : null;
+  }
+
+  async listDeliveries(filter: DeliveryFilter): Promise<Page<DeliveryRecord>> {
+    return pageOf(
+      this.#deliveries.values(),
+      filter,
+      (d) =>
+        (filter.appId === undefined || d.appId === filter.appId) &&
+        (filter.status === undefined || d.status === filter.status) &&
+        (filter.endpointId === undefined || d.endpointId === filter.endpointId) &&
+        (filter.messageId === undefined || d.messageId === filter.messageId),
+    );
+  }
+
+  async requeueDelivery(id: string, now: number): Promise<DeliveryRecord | null> {
+    const delivery = this.#deliveries.get(id);
+    if (!delivery || delivery.status === "sending") return null;
+    Object.assign(delivery, { status: "pending", nextAttemptAt: now, nextTrigger: "manual", updatedAt: now });
+    return clone(delivery);
+  }
+
+  async recoverEndpoint(endpointId: string, since: number, until: number, now: number): Promise<number> {
+    let count = 0;
+    for (const delivery of this.#deliveries.values()) {
+      if (
+        delivery.endpointId === endpointId &&
+        delivery.status === "failed" &&
+        delivery.updatedAt >= since &&
+        delivery.updatedAt < until
+      ) {
+        Object.assign(delivery, { status: "pending", nextAttemptAt: now, nextTrigger: "manual", updatedAt: now });
+        count++;
+      }
+    }
+    return count;
+  }
+
+  async listAttempts(filter: AttemptFilter): Promise<Page<AttemptRecord>> {
+    return pageOf(
+      this.#attempts.values(),
+      filter,
+      (a) =>
+        (filter.appId === undefined || a.appId === filter.appId) &&
+        (filter.deliveryId === undefined || a.deliveryId === filter.deliveryId) &&
+        (filter.messageId === undefined || a.messageId === filter.messageId) &&
+        (filter.endpointId === undefined || a.endpointId === filter.endpointId),
+    );
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    let earliest: number | null = null;
+    for (const delivery of this.#deliveries.values()) {
+      if ((delivery.status === "pending" || delivery.status === "sending") && delivery.nextAttemptAt !== null) {
+        if (earliest === null || delivery.nextAttemptAt < earliest) earliest = delivery.nextAttemptAt;
+      }
+    }
+    return earliest;
+  }
+
+  async countDeliveries(filter: { endpointId?: string; appId?: string } = {}): Promise<Record<DeliveryStatus, number>> {
+    const counts: Record<DeliveryStatus, number> = { pending: 0, sending: 0, delivered: 0, failed: 0, cancelled: 0 };
+    for (const d of this.#deliveries.values()) {
+      if (filter.endpointId !== undefined && d.endpointId !== filter.endpointId) continue;
+      if (filter.appId !== undefined && d.appId !== filter.appId) continue;
+      counts[d.status]++;
+    }
+    return counts;
+  }
+}
+
+/** A new in-memory store (nothing survives the process). */
+export function memoryStore(): MemoryStore {
+  return new MemoryStore();
+}

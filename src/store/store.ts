@@ -1,0 +1,284 @@
+import type { SignatureAlgorithm } from "../core/enums.js";
+
+/**
+ * The persistence contract of the durable engine. The memory, SQLite and
+ * PostgreSQL stores implement exactly this; one contract test suite runs
+ * against all three. Stores are deliberately dumb: the worker decides what
+ * happens after an attempt, the store applies it atomically. Times are
+ * integer milliseconds since the Unix epoch, always passed in (the engine's
+ * clock), never read from the database's clock.
+ */
+
+export type DeliveryStatus = "pending" | "sending" | "delivered" | "failed" | "cancelled";
+export type AttemptTrigger = "scheduled" | "manual";
+/** `envelope`: the seed's `{event_id, event_type, payload, source, timestamp}`; `payload`: the payload alone (Svix API). */
+export type BodyFormat = "envelope" | "payload";
+
+export interface EndpointSecret {
+  secret: string;
+  /** Null for the current secret; a previous secret signs until this time. */
+  expiresAt: number | null;
+}
+
+export interface AppRecord {
+  id: string;
+  uid: string | null;
+  name: string;
+  metadata: Record<string, string>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface EndpointRecord {
+  id: string;
+  appId: string;
+  uid: string | null;
+  url: string;
+  description: string;
+  /** The current secret first, then previous ones still in their grace period. */
+  secrets: EndpointSecret[];
+  /** Exact names or `prefix.*`; empty takes every event. */
+  eventTypes: string[];
+  channels: string[] | null;
+  headers: Record<string, string>;
+  metadata: Record<string, string>;
+  rateLimitPerSecond: number | null;
+  signatureAlgorithm: SignatureAlgorithm;
+  timeoutMs: number;
+  disabled: boolean;
+  disabledReason: string | null;
+  /** Start of the current run of failures without a success; null when healthy. */
+  failingSince: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Fields of an endpoint that `updateEndpoint` may change. */
+export type EndpointPatch = Partial<
+  Pick<
+    EndpointRecord,
+    | "uid"
+    | "url"
+    | "description"
+    | "secrets"
+    | "eventTypes"
+    | "channels"
+    | "headers"
+    | "metadata"
+    | "rateLimitPerSecond"
+    | "signatureAlgorithm"
+    | "timeoutMs"
+    | "disabled"
+    | "disabledReason"
+    | "failingSince"
+  >
+>;
+
+export interface MessageRecord {
+  id: string;
+  appId: string;
+  /** Idempotency key, unique per app; sent as `webhook-id`. */
+  eventId: string;
+  eventType: string;
+  /** The exact body bytes that are signed and sent. */
+  body: string;
+  bodyFormat: BodyFormat;
+  channels: string[] | null;
+  tags: string[] | null;
+  createdAt: number;
+}
+
+export interface DeliveryRecord {
+  id: string;
+  messageId: string;
+  endpointId: string;
+  appId: string;
+  status: DeliveryStatus;
+  attemptCount: number;
+  /** When pending: when it is due. When sending: when the lease expires. Otherwise null. */
+  nextAttemptAt: number | null;
+  leaseOwner: string | null;
+  /** What starts the next attempt: the schedule, or a person (retry, recover). */
+  nextTrigger: AttemptTrigger;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AttemptRecord {
+  id: string;
+  deliveryId: string;
+  messageId: string;
+  endpointId: string;
+  appId: string;
+  /** 1 for the first attempt of the delivery. */
+  number: number;
+  startedAt: number;
+  durationMs: number;
+  statusCode: number | null;
+  /** The start of the response body, capped. */
+  responseExcerpt: string | null;
+  errorCode: string | null;
+  error: string | null;
+  trigger: AttemptTrigger;
+  succeeded: boolean;
+}
+
+export interface ClaimedDelivery {
+  delivery: DeliveryRecord;
+  message: MessageRecord;
+  endpoint: EndpointRecord;
+}
+
+export interface ClaimOptions {
+  /** Identifies the claiming worker; completions and releases must present it. */
+  owner: string;
+  now: number;
+  /** The claimed rows become claimable again at `now + leaseMs` if not completed. */
+  leaseMs: number;
+  /** Most rows to claim. */
+  limit: number;
+  /** Most rows of one endpoint in `sending` with a live lease, counting every worker's. */
+  perEndpointLimit: number;
+  /** Endpoints to skip this time (rate-limited in this process). */
+  excludeEndpointIds?: readonly string[];
+}
+
+/** What the worker decided after one attempt. */
+export interface Completion {
+  deliveryId: string;
+  owner: string;
+  attempt: AttemptRecord;
+  status: "pending" | "delivered" | "failed";
+  /** When the next attempt is due (status pending), else null. */
+  nextAttemptAt: number | null;
+  /** How the attempt reflects on the endpoint: a success ends a failing run; `gone` (410) disables it. */
+  endpointOutcome: "succeeded" | "failed" | "gone";
+}
+
+export interface CompletionEffects {
+  /** Endpoints whose failing run started with this batch. */
+  failingEndpoints: Array<{ endpointId: string; failingSince: number }>;
+  /** Endpoints disabled by this batch (410, or failing longer than the threshold). */
+  disabledEndpoints: Array<{ endpointId: string; reason: string }>;
+  /** Deliveries whose lease had been lost: the attempt was recorded but the delivery left alone. */
+  lostLeases: string[];
+}
+
+export interface Page<T> {
+  data: T[];
+  /** Pass as `cursor` to get the next (older) page; null on the last page. */
+  nextCursor: string | null;
+}
+
+export interface PageOptions {
+  limit?: number;
+  /** An id from a previous page's `nextCursor`. */
+  cursor?: string;
+}
+
+export interface DeliveryFilter extends PageOptions {
+  appId?: string;
+  status?: DeliveryStatus;
+  endpointId?: string;
+  messageId?: string;
+}
+
+export interface AttemptFilter extends PageOptions {
+  appId?: string;
+  deliveryId?: string;
+  messageId?: string;
+  endpointId?: string;
+}
+
+export interface MessageFilter extends PageOptions {
+  appId: string;
+  eventTypes?: string[];
+  /** Only messages created before / after these times. */
+  before?: number;
+  after?: number;
+}
+
+export interface InsertMessageResult {
+  message: MessageRecord;
+  deliveryCount: number;
+  /** False when a message with the same app and event id existed: nothing was written. */
+  created: boolean;
+}
+
+/** Options a store may accept on `insertMessage`; PostgreSQL takes the caller's `pg` client. */
+export interface InsertOptions {
+  /** A `pg` client inside an open transaction: the message commits or rolls back with it. */
+  client?: unknown;
+}
+
+export interface Store {
+  readonly kind: "memory" | "sqlite" | "postgres";
+  /** Creates or upgrades the schema; safe when several processes call it at once. */
+  migrate(): Promise<void>;
+  /** Resolves when the store answers a trivial query. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  /** Subscribes to wake-ups from other processes (PostgreSQL LISTEN); returns an unsubscribe function. */
+  onWake?(listener: () => void): Promise<() => Promise<void>>;
+
+  createApp(app: AppRecord): Promise<void>;
+  getApp(idOrUid: string): Promise<AppRecord | null>;
+  listApps(options: PageOptions): Promise<Page<AppRecord>>;
+  updateApp(
+    id: string,
+    patch: Partial<Pick<AppRecord, "uid" | "name" | "metadata">>,
+    now: number,
+  ): Promise<AppRecord | null>;
+  /** Deletes the app with its endpoints, messages, deliveries and attempts. */
+  deleteApp(id: string): Promise<boolean>;
+
+  createEndpoint(endpoint: EndpointRecord): Promise<void>;
+  getEndpoint(id: string): Promise<EndpointRecord | null>;
+  listEndpoints(options: PageOptions & { appId?: string }): Promise<Page<EndpointRecord>>;
+  updateEndpoint(id: string, patch: EndpointPatch, now: number): Promise<EndpointRecord | null>;
+  /** Deletes the endpoint with its deliveries and attempts. */
+  deleteEndpoint(id: string): Promise<boolean>;
+  /** The app's endpoints that are not disabled, for fan-out. */
+  enabledEndpoints(appId: string): Promise<EndpointRecord[]>;
+
+  /**
+   * Writes the message and its deliveries in one transaction, durable when
+   * the promise resolves. Idempotent on (appId, eventId).
+   */
+  insertMessage(
+    message: MessageRecord,
+    deliveries: DeliveryRecord[],
+    options?: InsertOptions,
+  ): Promise<InsertMessageResult>;
+  getMessage(id: string): Promise<MessageRecord | null>;
+  listMessages(filter: MessageFilter): Promise<Page<MessageRecord>>;
+
+  /**
+   * Claims due deliveries (pending and due, or sending with an expired lease)
+   * of enabled endpoints, oldest first, at most `perEndpointLimit` in flight
+   * per endpoint, and leases them to `owner`. Two concurrent claims never
+   * return the same delivery.
+   */
+  claimDue(options: ClaimOptions): Promise<ClaimedDelivery[]>;
+  /**
+   * Applies a batch of completions in one transaction: records every attempt,
+   * updates each delivery still leased to its owner, and updates endpoint
+   * health (failing since, disabled after `disableAfterMs` of failures or on 410).
+   */
+  complete(completions: Completion[], now: number, disableAfterMs: number): Promise<CompletionEffects>;
+  /** Gives leased deliveries back, due now, without recording an attempt. */
+  release(owner: string, deliveryIds: readonly string[], now: number): Promise<void>;
+  getDelivery(id: string): Promise<DeliveryRecord | null>;
+  listDeliveries(filter: DeliveryFilter): Promise<Page<DeliveryRecord>>;
+  /** Makes a delivery due now for one manual attempt; null if unknown or currently sending. */
+  requeueDelivery(id: string, now: number): Promise<DeliveryRecord | null>;
+  /** Requeues every failed delivery of the endpoint last updated in [since, until); returns how many. */
+  recoverEndpoint(endpointId: string, since: number, until: number, now: number): Promise<number>;
+  listAttempts(filter: AttemptFilter): Promise<Page<AttemptRecord>>;
+  /** The earliest `nextAttemptAt` among pending and sending deliveries, or null. */
+  nextDueAt(): Promise<number | null>;
+  /** Deliveries per status, for metrics and tests. */
+  countDeliveries(filter?: { endpointId?: string; appId?: string }): Promise<Record<DeliveryStatus, number>>;
+}
