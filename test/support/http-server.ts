@@ -21,7 +21,10 @@ export interface TestServer {
  * request hanging, for timeout tests.
  */
 export async function startServer(
-  respond: (request: ReceivedRequest, index: number) => { status: number; body?: string } | null = () => ({
+  respond: (
+    request: ReceivedRequest,
+    index: number,
+  ) => { status: number; body?: string; headers?: Record<string, string> } | null = () => ({
     status: 200,
     body: "ok",
   }),
@@ -40,7 +43,7 @@ export async function startServer(
       const index = requests.push(request) - 1;
       const answer = respond(request, index);
       if (answer === null) return;
-      res.writeHead(answer.status, { "content-type": "text/plain" });
+      res.writeHead(answer.status, { "content-type": "text/plain", ...answer.headers });
       res.end(answer.body ?? "");
     });
   });
