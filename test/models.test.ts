@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import {
   ConfigurationError,
@@ -153,5 +154,40 @@ describe("DeliveryResult", () => {
       error: null,
       timestamp: "2026-01-02T00:00:00.000Z",
     });
+  });
+});
+
+describe("canonicalJson on arbitrary JSON", () => {
+  // A deliberately naive reference: sorted keys, native escaping of strings and numbers.
+  function reference(value: unknown): string {
+    if (Array.isArray(value)) return `[${value.map(reference).join(",")}]`;
+    if (value !== null && typeof value === "object") {
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record).sort();
+      return `{${keys.map((k) => `${JSON.stringify(k)}:${reference(record[k])}`).join(",")}}`;
+    }
+    return JSON.stringify(value);
+  }
+
+  test("matches a naive sorted-key serialiser, integer-like and __proto__ keys included", () => {
+    const key = fc.oneof(fc.string(), fc.constantFrom("10", "2", "0", "__proto__", "constructor", "01", "a", "B", "é"));
+    const json = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: "small" },
+        fc.string(),
+        fc.double({ noNaN: true, noDefaultInfinity: true }),
+        fc.integer(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie("value"), { maxLength: 4 }),
+        fc.dictionary(key, tie("value"), { maxKeys: 5 }),
+      ),
+    })).value;
+    fc.assert(
+      fc.property(json, (value) => {
+        expect(canonicalJson(value)).toBe(reference(value));
+      }),
+      { numRuns: 1000 },
+    );
   });
 });

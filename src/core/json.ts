@@ -10,6 +10,15 @@ import { ConfigurationError } from "./errors.js";
  * canonicalJson({ b: 1, a: [{ d: 2, c: 3 }] }); // '{"a":[{"c":3,"d":2}],"b":1}'
  */
 export function canonicalJson(value: unknown): string {
+  // Fast path: a copy whose objects hold their keys in sorted insertion order,
+  // serialised by the native JSON.stringify. Anything unusual (an error to
+  // report with its path, integer-like or __proto__ keys whose order or
+  // meaning a plain object would change) takes the exact slow path below.
+  const copy = sortedCopy(value, new Set());
+  if (copy !== SLOW) {
+    const text = JSON.stringify(copy);
+    if (text !== undefined) return text;
+  }
   const out = serialize(value, new Set(), "$");
   if (out === undefined) {
     throw new ConfigurationError("HOOKLINE_PAYLOAD_INVALID", "payload is not JSON-serialisable: undefined at $");
@@ -59,6 +68,56 @@ function serialize(input: unknown, seen: Set<object>, path: string): string | un
       if (item !== undefined) parts.push(`${JSON.stringify(key)}:${item}`);
     }
     result = `{${parts.join(",")}}`;
+  }
+  seen.delete(object);
+  return result;
+}
+
+const SLOW: unique symbol = Symbol("slow");
+const INDEX_LIKE = /^(?:0|[1-9][0-9]*)$/;
+
+function sortedCopy(input: unknown, seen: Set<object>): unknown {
+  let value = input;
+  if (value !== null && typeof value === "object" && typeof (value as { toJSON?: unknown }).toJSON === "function") {
+    value = (value as { toJSON: (key: string) => unknown }).toJSON("");
+  }
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+    case "undefined":
+      return value;
+    case "number":
+      return Number.isFinite(value) ? value : SLOW;
+    case "object":
+      break;
+    default:
+      return SLOW;
+  }
+  if (value === null) return null;
+  const object = value as object;
+  if (seen.has(object)) return SLOW;
+  seen.add(object);
+  let result: unknown;
+  if (Array.isArray(object)) {
+    const items: unknown[] = new Array(object.length);
+    for (let i = 0; i < object.length; i++) {
+      const item = sortedCopy(object[i], seen);
+      if (item === SLOW) return SLOW;
+      items[i] = item;
+    }
+    result = items;
+  } else {
+    const record = object as Record<string, unknown>;
+    const keys = Object.keys(record).sort();
+    const out: Record<string, unknown> = {};
+    for (const key of keys) {
+      const c = key.charCodeAt(0);
+      if ((c >= 48 && c <= 57 && INDEX_LIKE.test(key)) || key === "__proto__") return SLOW;
+      const item = sortedCopy(record[key], seen);
+      if (item === SLOW) return SLOW;
+      out[key] = item;
+    }
+    result = out;
   }
   seen.delete(object);
   return result;

@@ -89,34 +89,89 @@ export class HttpTransport extends WebhookTransport {
       // Checked before undici sees the request: given an aborted signal it still opens a connection.
       throw new DeliveryError("HOOKLINE_DELIVERY_ABORTED", "delivery aborted", { cause: signal.reason });
     }
-    const controller = new AbortController();
-    const timer = setTimeout(
-      () =>
-        controller.abort(new DeliveryError("HOOKLINE_DELIVERY_TIMEOUT", `no complete response within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    const onAbort = () =>
-      controller.abort(new DeliveryError("HOOKLINE_DELIVERY_ABORTED", "delivery aborted", { cause: signal?.reason }));
-    signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      const response = await this.#agent.request({
-        origin: target.origin,
-        path: target.pathname + target.search,
-        method: "POST",
-        headers: hasHeader(headers, "user-agent") ? headers : { "user-agent": this.#userAgent, ...headers },
-        body: payload,
-        signal: controller.signal,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
-      const body = await this.#readCapped(response.body);
-      return { statusCode: response.statusCode, body, headers: flattenHeaders(response.headers) };
-    } catch (error) {
-      throw this.#deliveryError(error, controller.signal, target);
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-    }
+    const cap = this.#maxResponseBodyBytes;
+    const agent = this.#agent;
+    const toError = (error: unknown, reason: unknown) => this.#deliveryError(error, reason, target);
+    // One promise, no AbortController/AbortSignal, no Readable for the
+    // response: undici's handler API hands us the abort function and the
+    // body chunks directly, which is most of the per-request overhead saved.
+    return new Promise<TransportResponse>((resolve, reject) => {
+      let abortRequest: ((reason: Error) => void) | undefined;
+      let abortReason: Error | undefined;
+      let settled = false;
+      let statusCode = 0;
+      let responseHeaders: Record<string, string | string[] | undefined> = {};
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const settle = (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        if (error === null) {
+          resolve({
+            statusCode,
+            body: Buffer.concat(chunks, size).toString("utf8"),
+            headers: flattenHeaders(responseHeaders),
+          });
+        } else {
+          reject(toError(error, abortReason));
+        }
+      };
+      const abort = (reason: Error) => {
+        abortReason ??= reason;
+        abortRequest?.(reason);
+        settle(reason);
+      };
+      const timer = setTimeout(
+        () => abort(new DeliveryError("HOOKLINE_DELIVERY_TIMEOUT", `no complete response within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const onAbort = () =>
+        abort(new DeliveryError("HOOKLINE_DELIVERY_ABORTED", "delivery aborted", { cause: signal?.reason }));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      agent.dispatch(
+        {
+          origin: target.origin,
+          path: target.pathname + target.search,
+          method: "POST",
+          headers: hasHeader(headers, "user-agent") ? headers : { "user-agent": this.#userAgent, ...headers },
+          body: payload,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        },
+        {
+          onRequestStart(controller: { abort(reason: Error): void }) {
+            abortRequest = (reason) => controller.abort(reason);
+            if (abortReason !== undefined) controller.abort(abortReason);
+          },
+          onResponseStart(_c: unknown, status: number, hdrs: Record<string, string | string[] | undefined>) {
+            statusCode = status;
+            responseHeaders = hdrs;
+          },
+          onResponseData(controller: { abort(reason: Error): void }, chunk: Buffer) {
+            if (settled) return;
+            const room = cap - size;
+            if (chunk.length >= room) {
+              if (room > 0) chunks.push(chunk.subarray(0, room));
+              size = cap;
+              settle(null);
+              // Stop reading: the connection is dropped instead of downloading the rest.
+              controller.abort(new Error("response body cap reached"));
+              return;
+            }
+            chunks.push(chunk);
+            size += chunk.length;
+          },
+          onResponseEnd() {
+            settle(null);
+          },
+          onResponseError(_c: unknown, error: Error) {
+            settle(error);
+          },
+        } as unknown as Parameters<Agent["dispatch"]>[1],
+      );
+    });
   }
 
   /** Closes every pooled connection. Safe to call more than once. */
@@ -145,27 +200,9 @@ export class HttpTransport extends WebhookTransport {
     return target;
   }
 
-  async #readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string> {
-    const cap = this.#maxResponseBodyBytes;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of body) {
-      const room = cap - size;
-      if (chunk.length >= room) {
-        if (room > 0) chunks.push(chunk.subarray(0, room));
-        size = cap;
-        // Stop reading: the connection is dropped instead of downloading the rest.
-        body.destroy();
-        break;
-      }
-      chunks.push(chunk);
-      size += chunk.length;
-    }
-    return Buffer.concat(chunks, size).toString("utf8");
-  }
-
-  #deliveryError(error: unknown, signal: AbortSignal, target: URL): HooklineError {
-    if (signal.aborted && signal.reason instanceof DeliveryError) return signal.reason;
+  /** Our own abort reason (timeout, caller's abort) if there was one, else undici's error classified. */
+  #deliveryError(error: unknown, abortReason: unknown, target: URL): HooklineError {
+    if (abortReason instanceof DeliveryError) return abortReason;
     const found = findCause(error);
     if (found instanceof HooklineError) return found;
     const code = (found as { code?: string } | undefined)?.code ?? "";
