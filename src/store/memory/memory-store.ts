@@ -22,6 +22,11 @@ import type {
 
 const clone = <T>(value: T): T => structuredClone(value);
 
+/** The patch without keys whose value is undefined: like the SQL stores, an undefined field means "leave it". */
+function definedFields<T extends object>(patch: T): Partial<T> {
+  return Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
 /** Newest first, after the cursor, one extra row to tell whether more exist. */
 function pageOf<T extends { id: string }>(rows: Iterable<T>, options: PageOptions, keep: (row: T) => boolean): Page<T> {
   const limit = pageLimit(options);
@@ -74,7 +79,11 @@ export class MemoryStore implements Store {
   async updateApp(id: string, patch: Partial<Pick<AppRecord, "uid" | "name" | "metadata">>, now: number) {
     const app = this.#apps.get(id);
     if (!app) return null;
-    Object.assign(app, clone(patch), { updatedAt: now });
+    const uid = patch.uid;
+    if (uid !== undefined && uid !== null && [...this.#apps.values()].some((a) => a.uid === uid && a.id !== id)) {
+      throw new Error(`app uid ${uid} exists`);
+    }
+    Object.assign(app, clone(definedFields(patch)), { updatedAt: now });
     return clone(app);
   }
 
@@ -108,7 +117,7 @@ export class MemoryStore implements Store {
   async updateEndpoint(id: string, patch: EndpointPatch, now: number): Promise<EndpointRecord | null> {
     const endpoint = this.#endpoints.get(id);
     if (!endpoint) return null;
-    Object.assign(endpoint, clone(patch), { updatedAt: now });
+    Object.assign(endpoint, clone(definedFields(patch)), { updatedAt: now });
     return clone(endpoint);
   }
 
@@ -199,9 +208,7 @@ export class MemoryStore implements Store {
       // The attempt happened whatever became of the lease: record it.
       this.#attempts.set(completion.attempt.id, clone(completion.attempt));
       const delivery = this.#deliveries.get(completion.deliveryId);
-      if (!delivery || delivery.status !== "sending" || delivery.leaseOwner !== completion.owner) {
-        effects.lostLeases.push(completion.deliveryId);
-      } else {
+      if (delivery?.status === "sending" && delivery.leaseOwner === completion.owner) {
         Object.assign(delivery, {
           status: completion.status,
           attemptCount: delivery.attemptCount + 1,
@@ -212,6 +219,8 @@ export class MemoryStore implements Store {
           lastError: completion.attempt.error,
           updatedAt: now,
         });
+      } else {
+        effects.lostLeases.push(completion.deliveryId);
       }
       const endpoint = this.#endpoints.get(completion.attempt.endpointId);
       if (!endpoint) continue;
