@@ -1,0 +1,653 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type BetterSqlite3 from "better-sqlite3";
+import { ConfigurationError } from "../../core/errors.js";
+import { pageLimit, toPage } from "../paging.js";
+import {
+  APP_COLUMNS,
+  ATTEMPT_COLUMNS,
+  appToRow,
+  attemptToRow,
+  DELIVERY_COLUMNS,
+  deliveryToRow,
+  ENDPOINT_COLUMNS,
+  endpointPatchColumns,
+  endpointToRow,
+  MESSAGE_COLUMNS,
+  messageToRow,
+  rowToApp,
+  rowToAttempt,
+  rowToDelivery,
+  rowToEndpoint,
+  rowToMessage,
+} from "../sql/rows.js";
+import { MIGRATIONS } from "../sql/schema.js";
+import type {
+  AppRecord,
+  AttemptFilter,
+  AttemptRecord,
+  ClaimedDelivery,
+  ClaimOptions,
+  Completion,
+  CompletionEffects,
+  DeliveryFilter,
+  DeliveryRecord,
+  DeliveryStatus,
+  EndpointPatch,
+  EndpointRecord,
+  InsertMessageResult,
+  MessageFilter,
+  MessageRecord,
+  Page,
+  PageOptions,
+  Store,
+} from "../store.js";
+
+type Database = BetterSqlite3.Database;
+type Row = Record<string, unknown>;
+type Statement = BetterSqlite3.Statement<unknown[], Row>;
+
+/** Options of {@link sqliteStore}. */
+export interface SqliteStoreOptions {
+  /** The database file; created with its schema on `migrate()` when missing. */
+  path: string;
+  /**
+   * `normal` (the default): in WAL mode a commit survives a crash of the
+   * process, and the last commits before a power loss may roll back. `full`:
+   * every commit is synced to disk before it returns, at roughly a third of
+   * the single-row write rate (batched writes lose much less).
+   */
+  synchronous?: "normal" | "full";
+}
+
+/** How long a connection waits for another connection's write lock before failing with SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 5_000;
+/**
+ * Due rows read per query while claiming, as a multiple of the claim limit:
+ * room for rows skipped by the per-endpoint cap without reading the whole
+ * queue. When a batch is used up the claim reads the next one.
+ */
+const CANDIDATE_FACTOR = 4;
+
+const placeholders = (count: number): string => Array.from({ length: count }, () => "?").join(", ");
+const insertSql = (table: string, columns: readonly string[]): string =>
+  `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${placeholders(columns.length)})`;
+
+// The status test is written exactly as in the partial index deliveries_due, so SQLite can use it.
+const QUEUED = "status IN ('pending', 'sending')";
+
+const SQL = {
+  insertApp: insertSql("apps", APP_COLUMNS),
+  appById: "SELECT * FROM apps WHERE id = ?",
+  appByUid: "SELECT * FROM apps WHERE uid = ?",
+  deleteApp: "DELETE FROM apps WHERE id = ?",
+  insertEndpoint: insertSql("endpoints", ENDPOINT_COLUMNS),
+  endpointById: "SELECT * FROM endpoints WHERE id = ?",
+  deleteEndpoint: "DELETE FROM endpoints WHERE id = ?",
+  enabledEndpoints: "SELECT * FROM endpoints WHERE app_id = ? AND disabled = 0 ORDER BY id",
+  insertMessage: `${insertSql("messages", MESSAGE_COLUMNS)} ON CONFLICT (app_id, event_id) DO NOTHING`,
+  messageById: "SELECT * FROM messages WHERE id = ?",
+  messageByEvent: "SELECT * FROM messages WHERE app_id = ? AND event_id = ?",
+  deliveriesOfMessage: "SELECT COUNT(*) AS n FROM deliveries WHERE message_id = ?",
+  insertDelivery: insertSql("deliveries", DELIVERY_COLUMNS),
+  deliveryById: "SELECT * FROM deliveries WHERE id = ?",
+  // Candidates: due rows of enabled endpoints, oldest first, walking the partial index deliveries_due.
+  // CROSS JOIN keeps deliveries as the outer loop so the index order gives ORDER BY for free.
+  claimCandidates: `SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries AS d
+    CROSS JOIN endpoints AS e ON e.id = d.endpoint_id
+    WHERE d.${QUEUED} AND d.next_attempt_at <= ? AND e.disabled = 0
+      AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))
+    ORDER BY d.next_attempt_at, d.id LIMIT ?`,
+  claimCandidatesAfter: `SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries AS d
+    CROSS JOIN endpoints AS e ON e.id = d.endpoint_id
+    WHERE d.${QUEUED} AND d.next_attempt_at <= ? AND (d.next_attempt_at, d.id) > (?, ?) AND e.disabled = 0
+      AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))
+    ORDER BY d.next_attempt_at, d.id LIMIT ?`,
+  // Live leases of one endpoint, counting every worker's: walks deliveries_endpoint (endpoint_id, status, …).
+  liveLeases:
+    "SELECT COUNT(*) AS n FROM deliveries WHERE endpoint_id = ? AND status = 'sending' AND next_attempt_at > ?",
+  lease: `UPDATE deliveries SET status = 'sending', lease_owner = ?, next_attempt_at = ?, updated_at = ?
+    WHERE id IN (SELECT value FROM json_each(?)) RETURNING *`,
+  messagesByIds: "SELECT * FROM messages WHERE id IN (SELECT value FROM json_each(?))",
+  endpointsByIds: "SELECT * FROM endpoints WHERE id IN (SELECT value FROM json_each(?))",
+  // The attempt happened whatever became of the lease, so it is recorded even then; only a
+  // delivery that no longer exists (its endpoint or app was deleted meanwhile) has nowhere to keep it.
+  insertAttempt: `INSERT INTO attempts (${ATTEMPT_COLUMNS.join(", ")})
+    SELECT ${placeholders(ATTEMPT_COLUMNS.length)} WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?)
+    ON CONFLICT (id) DO UPDATE SET ${ATTEMPT_COLUMNS.filter((c) => c !== "id")
+      .map((c) => `${c} = excluded.${c}`)
+      .join(", ")}`,
+  completeDelivery: `UPDATE deliveries SET status = ?, attempt_count = attempt_count + 1, next_attempt_at = ?,
+    lease_owner = NULL, next_trigger = 'scheduled', last_status_code = ?, last_error = ?, updated_at = ?
+    WHERE id = ? AND status = 'sending' AND lease_owner = ?`,
+  endpointHealth: "SELECT disabled, failing_since FROM endpoints WHERE id = ?",
+  setFailingSince: "UPDATE endpoints SET failing_since = ?, updated_at = ? WHERE id = ?",
+  disableEndpoint: "UPDATE endpoints SET disabled = 1, disabled_reason = ?, updated_at = ? WHERE id = ?",
+  release: `UPDATE deliveries SET status = 'pending', lease_owner = NULL, next_attempt_at = ?, updated_at = ?
+    WHERE id = ? AND status = 'sending' AND lease_owner = ?`,
+  requeue: `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, next_trigger = 'manual', updated_at = ?
+    WHERE id = ? AND status <> 'sending' RETURNING *`,
+  recover: `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, next_trigger = 'manual', updated_at = ?
+    WHERE endpoint_id = ? AND status = 'failed' AND updated_at >= ? AND updated_at < ?`,
+  nextDueAt: `SELECT next_attempt_at AS at FROM deliveries WHERE ${QUEUED} AND next_attempt_at IS NOT NULL
+    ORDER BY next_attempt_at LIMIT 1`,
+} as const;
+
+/** SQL fragments with their values, keeping only those whose value is not undefined (an absent filter or patch field). */
+function clauses(pairs: ReadonlyArray<readonly [sql: string, value: unknown]>): { sql: string[]; values: unknown[] } {
+  const present = pairs.filter(([, value]) => value !== undefined);
+  return { sql: present.map(([sql]) => sql), values: present.map(([, value]) => value) };
+}
+
+const isBusy = (error: unknown): boolean =>
+  typeof (error as { code?: unknown })?.code === "string" && (error as { code: string }).code.startsWith("SQLITE_BUSY");
+
+/**
+ * Switches the file to WAL. While another process is switching the same new
+ * file, SQLite answers SQLITE_BUSY at once instead of calling the busy
+ * handler (it would otherwise risk a deadlock), so this retries until the
+ * busy timeout.
+ */
+async function enableWal(db: Database): Promise<void> {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (let delayMs = 2; ; delayMs = Math.min(delayMs * 2, 50)) {
+    try {
+      db.pragma("journal_mode = WAL");
+      return;
+    } catch (error) {
+      if (!isBusy(error) || Date.now() >= deadline) throw error;
+    }
+    await sleep(delayMs * (0.5 + Math.random()));
+  }
+}
+
+const MIGRATIONS_TABLE =
+  "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)";
+
+/**
+ * The SQLite store: the durable engine in one file, with no server to run.
+ * One writer at a time (WAL mode lets readers go on meanwhile), so every
+ * write is a short `BEGIN IMMEDIATE` transaction; throughput comes from
+ * batching (a message with its deliveries, a batch of claims, a batch of
+ * completions: one commit each). Several processes may share the file on one
+ * machine; claims never overlap. The driver (better-sqlite3) is synchronous
+ * and loaded on first use; each call holds the event loop for the length of
+ * its statements, or up to the busy timeout (5 s) while another process
+ * writes.
+ *
+ * @example
+ * const store = sqliteStore({ path: "./hookline.db" });
+ * await store.migrate();
+ * const hl = await createHookline({ store });
+ */
+export class SqliteStore implements Store {
+  readonly kind = "sqlite" as const;
+  /** The database file. */
+  readonly path: string;
+  readonly #synchronous: "NORMAL" | "FULL";
+  #db: Database | null = null;
+  #opening: Promise<Database> | null = null;
+  #closed = false;
+  readonly #statements = new Map<string, Statement>();
+
+  constructor(options: SqliteStoreOptions) {
+    if (typeof options?.path !== "string" || options.path === "") {
+      throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", "sqliteStore: path must be a non-empty string");
+    }
+    const synchronous = options.synchronous ?? "normal";
+    if (synchronous !== "normal" && synchronous !== "full") {
+      throw new ConfigurationError(
+        "HOOKLINE_CONFIGURATION_INVALID",
+        `sqliteStore: synchronous must be "normal" or "full", not ${JSON.stringify(synchronous)}`,
+      );
+    }
+    this.path = options.path;
+    this.#synchronous = synchronous === "full" ? "FULL" : "NORMAL";
+  }
+
+  /** The open connection, opening it on first use. */
+  #connection(): Database | Promise<Database> {
+    if (this.#closed) {
+      return Promise.reject(new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", "the SQLite store is closed"));
+    }
+    if (this.#db !== null) return this.#db;
+    this.#opening ??= this.#open().catch((error: unknown) => {
+      this.#opening = null;
+      throw error;
+    });
+    return this.#opening;
+  }
+
+  async #open(): Promise<Database> {
+    // Loaded here, not at module load, so importing hookline never loads native code it does not use.
+    const { default: Driver } = await import("better-sqlite3");
+    if (this.#closed) throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", "the SQLite store is closed");
+    const db = new Driver(this.path, { timeout: BUSY_TIMEOUT_MS });
+    try {
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      await enableWal(db);
+      db.pragma(`synchronous = ${this.#synchronous}`);
+      db.pragma("foreign_keys = ON");
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    this.#db = db;
+    return db;
+  }
+
+  /** A prepared statement, prepared once per SQL text. */
+  #stmt(db: Database, sql: string): Statement {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = db.prepare<unknown[], Row>(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** Runs `fn` in a `BEGIN IMMEDIATE` transaction: the write lock is taken first, so no deadlock or stale snapshot later. */
+  #write<T>(db: Database, fn: () => T): T {
+    return db.transaction(fn).immediate();
+  }
+
+  async migrate(): Promise<void> {
+    const db = await this.#connection();
+    const applied = (): Set<number> => {
+      const exists = db
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+        .get();
+      if (exists === undefined) return new Set();
+      return new Set(
+        db
+          .prepare<[], { version: number }>("SELECT version FROM schema_migrations")
+          .all()
+          .map((r) => r.version),
+      );
+    };
+    let done = applied();
+    for (const migration of MIGRATIONS) {
+      if (done.has(migration.version)) continue;
+      // Another process may be migrating the same file: the write lock serialises us, and the
+      // version is checked again under it.
+      this.#write(db, () => {
+        db.exec(MIGRATIONS_TABLE);
+        done = applied();
+        if (done.has(migration.version)) return;
+        for (const statement of migration.statements) db.exec(statement);
+        db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)").run(
+          migration.version,
+          Date.now(),
+        );
+      });
+    }
+  }
+
+  async ping(): Promise<void> {
+    const db = await this.#connection();
+    this.#stmt(db, "SELECT 1 AS ok").get();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const opening = this.#opening;
+    this.#opening = null;
+    this.#db = null;
+    this.#statements.clear();
+    if (opening === null) return;
+    try {
+      (await opening).close();
+    } catch {
+      // It never opened: nothing to close.
+    }
+  }
+
+  // --- apps -----------------------------------------------------------------
+
+  async createApp(app: AppRecord): Promise<void> {
+    const db = await this.#connection();
+    this.#stmt(db, SQL.insertApp).run(...appToRow(app));
+  }
+
+  async getApp(idOrUid: string): Promise<AppRecord | null> {
+    const db = await this.#connection();
+    const row = this.#stmt(db, SQL.appById).get(idOrUid) ?? this.#stmt(db, SQL.appByUid).get(idOrUid);
+    return row === undefined ? null : rowToApp(row);
+  }
+
+  async listApps(options: PageOptions): Promise<Page<AppRecord>> {
+    const db = await this.#connection();
+    return this.#page(db, "apps", clauses([]), options, rowToApp);
+  }
+
+  async updateApp(
+    id: string,
+    patch: Partial<Pick<AppRecord, "uid" | "name" | "metadata">>,
+    now: number,
+  ): Promise<AppRecord | null> {
+    const db = await this.#connection();
+    const sets = clauses([
+      ["uid = ?", patch.uid],
+      ["name = ?", patch.name],
+      ["metadata = ?", patch.metadata === undefined ? undefined : JSON.stringify(patch.metadata)],
+      ["updated_at = ?", now],
+    ]);
+    const sql = `UPDATE apps SET ${sets.sql.join(", ")} WHERE id = ? RETURNING *`;
+    const row = this.#stmt(db, sql).get(...sets.values, id);
+    return row === undefined ? null : rowToApp(row);
+  }
+
+  async deleteApp(id: string): Promise<boolean> {
+    const db = await this.#connection();
+    // ON DELETE CASCADE takes its endpoints, messages, deliveries and attempts in the same statement.
+    return this.#stmt(db, SQL.deleteApp).run(id).changes > 0;
+  }
+
+  // --- endpoints ------------------------------------------------------------
+
+  async createEndpoint(endpoint: EndpointRecord): Promise<void> {
+    const db = await this.#connection();
+    this.#stmt(db, SQL.insertEndpoint).run(...endpointToRow(endpoint));
+  }
+
+  async getEndpoint(id: string): Promise<EndpointRecord | null> {
+    const db = await this.#connection();
+    const row = this.#stmt(db, SQL.endpointById).get(id);
+    return row === undefined ? null : rowToEndpoint(row);
+  }
+
+  async listEndpoints(options: PageOptions & { appId?: string }): Promise<Page<EndpointRecord>> {
+    const db = await this.#connection();
+    const where = clauses([["app_id = ?", options.appId]]);
+    return this.#page(db, "endpoints", where, options, (row) => rowToEndpoint(row));
+  }
+
+  async updateEndpoint(id: string, patch: EndpointPatch, now: number): Promise<EndpointRecord | null> {
+    const db = await this.#connection();
+    const sets = clauses([
+      ...endpointPatchColumns(patch).map(({ column, value }) => [`${column} = ?`, value] as const),
+      ["updated_at = ?", now],
+    ]);
+    const sql = `UPDATE endpoints SET ${sets.sql.join(", ")} WHERE id = ? RETURNING *`;
+    const row = this.#stmt(db, sql).get(...sets.values, id);
+    return row === undefined ? null : rowToEndpoint(row);
+  }
+
+  async deleteEndpoint(id: string): Promise<boolean> {
+    const db = await this.#connection();
+    return this.#stmt(db, SQL.deleteEndpoint).run(id).changes > 0;
+  }
+
+  async enabledEndpoints(appId: string): Promise<EndpointRecord[]> {
+    const db = await this.#connection();
+    return this.#stmt(db, SQL.enabledEndpoints)
+      .all(appId)
+      .map((row) => rowToEndpoint(row));
+  }
+
+  // --- messages -------------------------------------------------------------
+
+  async insertMessage(message: MessageRecord, deliveries: DeliveryRecord[]): Promise<InsertMessageResult> {
+    const db = await this.#connection();
+    return this.#write(db, () => {
+      if (this.#stmt(db, SQL.insertMessage).run(...messageToRow(message)).changes === 0) {
+        const existing = this.#stmt(db, SQL.messageByEvent).get(message.appId, message.eventId);
+        // ON CONFLICT names only (app_id, event_id), so any other conflict threw: the row is there.
+        if (existing === undefined) throw new Error(`message ${message.appId}/${message.eventId} vanished`);
+        const count = this.#stmt(db, SQL.deliveriesOfMessage).get(existing.id);
+        return { message: rowToMessage(existing), deliveryCount: Number(count?.n ?? 0), created: false };
+      }
+      const insert = this.#stmt(db, SQL.insertDelivery);
+      for (const delivery of deliveries) insert.run(...deliveryToRow(delivery));
+      return { message: structuredClone(message), deliveryCount: deliveries.length, created: true };
+    });
+  }
+
+  async getMessage(id: string): Promise<MessageRecord | null> {
+    const db = await this.#connection();
+    const row = this.#stmt(db, SQL.messageById).get(id);
+    return row === undefined ? null : rowToMessage(row);
+  }
+
+  async listMessages(filter: MessageFilter): Promise<Page<MessageRecord>> {
+    const db = await this.#connection();
+    const eventTypes = filter.eventTypes?.length ? JSON.stringify(filter.eventTypes) : undefined;
+    const where = clauses([
+      ["app_id = ?", filter.appId],
+      ["event_type IN (SELECT value FROM json_each(?))", eventTypes],
+      ["created_at < ?", filter.before],
+      ["created_at > ?", filter.after],
+    ]);
+    return this.#page(db, "messages", where, filter, (row) => rowToMessage(row));
+  }
+
+  // --- deliveries -----------------------------------------------------------
+
+  async claimDue(options: ClaimOptions): Promise<ClaimedDelivery[]> {
+    const { now, owner, leaseMs, limit, perEndpointLimit } = options;
+    const db = await this.#connection();
+    if (limit < 1 || perEndpointLimit < 1) return [];
+    return this.#write(db, () => {
+      // Endpoints whose rows the next candidate query skips: the caller's, then each one found at its cap.
+      const skipped = new Set(options.excludeEndpointIds ?? []);
+      const inFlight = new Map<string, number>();
+      const chosen: string[] = [];
+      const batchSize = limit * CANDIDATE_FACTOR;
+      let after: { at: number; id: string } | null = null;
+      while (chosen.length < limit) {
+        const skip = JSON.stringify([...skipped]);
+        const rows: Row[] =
+          after === null
+            ? this.#stmt(db, SQL.claimCandidates).all(now, skip, batchSize)
+            : this.#stmt(db, SQL.claimCandidatesAfter).all(now, after.at, after.id, skip, batchSize);
+        for (const row of rows) {
+          const endpointId = String(row.endpoint_id);
+          let busy = inFlight.get(endpointId);
+          if (busy === undefined) busy = Number(this.#stmt(db, SQL.liveLeases).get(endpointId, now)?.n ?? 0);
+          if (busy < perEndpointLimit) {
+            chosen.push(String(row.id));
+            busy++;
+          }
+          inFlight.set(endpointId, busy);
+          if (busy >= perEndpointLimit) skipped.add(endpointId);
+          if (chosen.length >= limit) break;
+        }
+        const last = rows[rows.length - 1];
+        if (rows.length < batchSize || last === undefined) break;
+        after = { at: Number(last.next_attempt_at), id: String(last.id) };
+      }
+      if (chosen.length === 0) return [];
+
+      const ids = JSON.stringify(chosen);
+      const leased = new Map<string, DeliveryRecord>();
+      for (const row of this.#stmt(db, SQL.lease).all(owner, now + leaseMs, now, ids)) {
+        const delivery = rowToDelivery(row);
+        leased.set(delivery.id, delivery);
+      }
+      const messageIds = JSON.stringify([...new Set([...leased.values()].map((d) => d.messageId))]);
+      const endpointIds = JSON.stringify([...new Set([...leased.values()].map((d) => d.endpointId))]);
+      const messageRows = new Map<string, Row>();
+      for (const row of this.#stmt(db, SQL.messagesByIds).all(messageIds)) messageRows.set(String(row.id), row);
+      const endpointRows = new Map<string, Row>();
+      for (const row of this.#stmt(db, SQL.endpointsByIds).all(endpointIds)) endpointRows.set(String(row.id), row);
+
+      const claimed: ClaimedDelivery[] = [];
+      for (const id of chosen) {
+        const delivery = leased.get(id);
+        const messageRow = delivery && messageRows.get(delivery.messageId);
+        const endpointRow = delivery && endpointRows.get(delivery.endpointId);
+        // Mapped per claim, so claims of one endpoint or message never share an object (callers may mutate them).
+        if (delivery && messageRow && endpointRow) {
+          claimed.push({ delivery, message: rowToMessage(messageRow), endpoint: rowToEndpoint(endpointRow) });
+        }
+      }
+      return claimed;
+    });
+  }
+
+  async complete(completions: Completion[], now: number, disableAfterMs: number): Promise<CompletionEffects> {
+    const db = await this.#connection();
+    return this.#write(db, () => {
+      const effects: CompletionEffects = { failingEndpoints: [], disabledEndpoints: [], lostLeases: [] };
+      const insertAttempt = this.#stmt(db, SQL.insertAttempt);
+      const completeDelivery = this.#stmt(db, SQL.completeDelivery);
+      // Endpoint health as this batch has left it so far; written only when it changes.
+      const health = new Map<string, { failingSince: number | null; disabled: boolean } | null>();
+      for (const completion of completions) {
+        const { attempt } = completion;
+        insertAttempt.run(...attemptToRow(attempt), attempt.deliveryId);
+        const updated = completeDelivery.run(
+          completion.status,
+          completion.nextAttemptAt,
+          attempt.statusCode,
+          attempt.error,
+          now,
+          completion.deliveryId,
+          completion.owner,
+        );
+        if (updated.changes === 0) effects.lostLeases.push(completion.deliveryId);
+
+        const endpointId = attempt.endpointId;
+        let state = health.get(endpointId);
+        if (state === undefined) {
+          const row = this.#stmt(db, SQL.endpointHealth).get(endpointId);
+          state =
+            row === undefined
+              ? null
+              : {
+                  failingSince: row.failing_since === null ? null : Number(row.failing_since),
+                  disabled: Number(row.disabled) === 1,
+                };
+          health.set(endpointId, state);
+        }
+        if (state === null) continue;
+        if (completion.endpointOutcome === "succeeded") {
+          if (state.failingSince !== null) {
+            state.failingSince = null;
+            this.#stmt(db, SQL.setFailingSince).run(null, now, endpointId);
+          }
+          continue;
+        }
+        if (state.failingSince === null) {
+          state.failingSince = now;
+          this.#stmt(db, SQL.setFailingSince).run(now, now, endpointId);
+          effects.failingEndpoints.push({ endpointId, failingSince: now });
+        }
+        if (state.disabled) continue;
+        const reason =
+          completion.endpointOutcome === "gone"
+            ? "gone"
+            : now - state.failingSince >= disableAfterMs
+              ? "failing"
+              : null;
+        if (reason !== null) {
+          state.disabled = true;
+          this.#stmt(db, SQL.disableEndpoint).run(reason, now, endpointId);
+          effects.disabledEndpoints.push({ endpointId, reason });
+        }
+      }
+      return effects;
+    });
+  }
+
+  async release(owner: string, deliveryIds: readonly string[], now: number): Promise<void> {
+    const db = await this.#connection();
+    if (deliveryIds.length === 0) return;
+    this.#write(db, () => {
+      const release = this.#stmt(db, SQL.release);
+      for (const id of deliveryIds) release.run(now, now, id, owner);
+    });
+  }
+
+  async getDelivery(id: string): Promise<DeliveryRecord | null> {
+    const db = await this.#connection();
+    const row = this.#stmt(db, SQL.deliveryById).get(id);
+    return row === undefined ? null : rowToDelivery(row);
+  }
+
+  async listDeliveries(filter: DeliveryFilter): Promise<Page<DeliveryRecord>> {
+    const db = await this.#connection();
+    const where = clauses([
+      ["app_id = ?", filter.appId],
+      ["status = ?", filter.status],
+      ["endpoint_id = ?", filter.endpointId],
+      ["message_id = ?", filter.messageId],
+    ]);
+    return this.#page(db, "deliveries", where, filter, (row) => rowToDelivery(row));
+  }
+
+  async requeueDelivery(id: string, now: number): Promise<DeliveryRecord | null> {
+    const db = await this.#connection();
+    const row = this.#stmt(db, SQL.requeue).get(now, now, id);
+    return row === undefined ? null : rowToDelivery(row);
+  }
+
+  async recoverEndpoint(endpointId: string, since: number, until: number, now: number): Promise<number> {
+    const db = await this.#connection();
+    return this.#stmt(db, SQL.recover).run(now, now, endpointId, since, until).changes;
+  }
+
+  async listAttempts(filter: AttemptFilter): Promise<Page<AttemptRecord>> {
+    const db = await this.#connection();
+    const where = clauses([
+      ["app_id = ?", filter.appId],
+      ["delivery_id = ?", filter.deliveryId],
+      ["message_id = ?", filter.messageId],
+      ["endpoint_id = ?", filter.endpointId],
+    ]);
+    return this.#page(db, "attempts", where, filter, rowToAttempt);
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    const db = await this.#connection();
+    const row = this.#stmt(db, SQL.nextDueAt).get();
+    return row === undefined ? null : Number(row.at);
+  }
+
+  async countDeliveries(filter: { endpointId?: string; appId?: string } = {}): Promise<Record<DeliveryStatus, number>> {
+    const db = await this.#connection();
+    const where = clauses([
+      ["endpoint_id = ?", filter.endpointId],
+      ["app_id = ?", filter.appId],
+    ]);
+    const clause = where.sql.length > 0 ? ` WHERE ${where.sql.join(" AND ")}` : "";
+    const sql = `SELECT status, COUNT(*) AS n FROM deliveries${clause} GROUP BY status`;
+    const counts: Record<DeliveryStatus, number> = { pending: 0, sending: 0, delivered: 0, failed: 0, cancelled: 0 };
+    for (const row of this.#stmt(db, sql).all(...where.values))
+      counts[String(row.status) as DeliveryStatus] = Number(row.n);
+    return counts;
+  }
+
+  /** Newest first after the cursor, with one row more than the page to tell whether another page exists. */
+  #page<T extends { id: string }>(
+    db: Database,
+    table: string,
+    where: { sql: string[]; values: unknown[] },
+    options: PageOptions,
+    map: (row: Row) => T,
+  ): Page<T> {
+    const limit = pageLimit(options);
+    const conditions = [...where.sql];
+    const params = [...where.values];
+    if (options.cursor !== undefined) {
+      conditions.push("id < ?");
+      params.push(options.cursor);
+    }
+    const clause = conditions.length > 0 ? ` WHERE ${conditions.join(" AND ")}` : "";
+    const rows = this.#stmt(db, `SELECT * FROM ${table}${clause} ORDER BY id DESC LIMIT ?`).all(...params, limit + 1);
+    return toPage(rows.map(map), limit);
+  }
+}
+
+/**
+ * A SQLite store on the file at `path` (created when missing). The database
+ * opens on first use, in WAL mode with `synchronous=NORMAL` unless
+ * `synchronous: "full"` is asked for; call `migrate()` before anything else.
+ *
+ * @example
+ * const store = sqliteStore({ path: "./hookline.db", synchronous: "full" });
+ * await store.migrate();
+ */
+export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
+  return new SqliteStore(options);
+}
