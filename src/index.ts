@@ -23,6 +23,7 @@ export {
   type WebhookEventOptions,
 } from "./core/models.js";
 export { DEFAULTS } from "./core/options.js";
+export { type ApiKey, ApiKeys } from "./delivery/api-keys.js";
 export {
   type AttemptOutcome,
   attemptDelivery,
@@ -30,6 +31,13 @@ export {
   type DeliveryRequest,
 } from "./delivery/deliver.js";
 export { createWebhookDispatcher, WebhookDispatcher, type WebhookDispatcherOptions } from "./delivery/dispatcher.js";
+export {
+  type EventType,
+  type EventTypeInput,
+  EventTypes,
+  type PayloadIssue,
+  PayloadValidationError,
+} from "./delivery/event-types.js";
 export {
   createHookline,
   type DeliveryEvent,
@@ -64,6 +72,7 @@ export type {
   DeliveryFilter,
   DeliveryRecord,
   DeliveryStatus,
+  DocumentRecord,
   EndpointRecord,
   EndpointSecret,
   MessageFilter,

@@ -27,7 +27,9 @@ import type {
 import { EgressPolicy } from "../transport/egress-guard.js";
 import { HttpTransport } from "../transport/http-transport.js";
 import type { WebhookTransport } from "../transport/transport.js";
+import { ApiKeys } from "./api-keys.js";
 import { isReservedHeader } from "./deliver.js";
+import { EventTypes } from "./event-types.js";
 import { scheduledRetry } from "./retry-policy.js";
 import { type CompletedAttempt, DeliveryWorker } from "./worker.js";
 
@@ -104,6 +106,8 @@ export interface SendResult {
   deliveryCount: number;
   /** False when the event id had been sent before: the first message is returned. */
   created: boolean;
+  /** The stored message (the first one when `created` is false). */
+  message: MessageRecord;
 }
 
 export interface DeliveryEvent {
@@ -144,6 +148,10 @@ const MAX_NAME_LENGTH = 256;
  */
 export class Hookline extends EventEmitter<HooklineEvents> {
   readonly store: Store;
+  /** The event type catalogue; payloads of a type with a schema are validated on send. */
+  readonly eventTypes: EventTypes;
+  /** API keys of the HTTP service (hashes only). */
+  readonly apiKeys: ApiKeys;
   readonly #transport: WebhookTransport;
   readonly #ownsTransport: boolean;
   readonly #clock: Clock;
@@ -159,6 +167,8 @@ export class Hookline extends EventEmitter<HooklineEvents> {
     super();
     this.store = store;
     this.#clock = options.clock ?? systemClock;
+    this.eventTypes = new EventTypes(store, this.#clock);
+    this.apiKeys = new ApiKeys(store, this.#clock);
     this.#egress = new EgressPolicy(options);
     this.#ownsTransport = options.transport === undefined;
     this.#transport = options.transport ?? new HttpTransport(options);
@@ -212,6 +222,7 @@ export class Hookline extends EventEmitter<HooklineEvents> {
     const channels = optionalNames("channels", input.channels);
     const tags = optionalNames("tags", input.tags);
     const appId = await this.#appId(input.appId);
+    await this.eventTypes.validatePayload(eventType, payload);
     const now = this.#clock.now();
     const messageId = newId("msg", now);
     const eventId = input.eventId ?? messageId;
@@ -266,6 +277,7 @@ export class Hookline extends EventEmitter<HooklineEvents> {
       eventId: result.message.eventId,
       deliveryCount: result.deliveryCount,
       created: result.created,
+      message: result.message,
     };
   }
 
@@ -340,6 +352,11 @@ export class Hookline extends EventEmitter<HooklineEvents> {
     update: async (id: string, patch: { name?: string; uid?: string | null; metadata?: Record<string, string> }) => {
       const app = await this.apps.get(id);
       if (patch.name !== undefined) requireName("name", patch.name);
+      if (patch.uid !== undefined && patch.uid !== null) {
+        requireName("uid", patch.uid);
+        const holder = await this.store.getApp(patch.uid);
+        if (holder && holder.id !== app.id) throw new ConflictError(`app uid ${patch.uid} is taken`);
+      }
       const updated = await this.store.updateApp(
         app.id,
         {
@@ -355,6 +372,48 @@ export class Hookline extends EventEmitter<HooklineEvents> {
     delete: async (id: string): Promise<void> => {
       const app = await this.apps.get(id);
       await this.store.deleteApp(app.id);
+    },
+    /**
+     * The app whose id or uid is `input.uid` if there is one, else a new app
+     * (Svix's `get_if_exists`); `created` tells which.
+     */
+    getOrCreate: async (input: {
+      name: string;
+      uid?: string | null;
+      metadata?: Record<string, string>;
+    }): Promise<{ app: AppRecord; created: boolean }> => {
+      const existing = async () => (input?.uid ? await this.store.getApp(input.uid) : null);
+      const found = await existing();
+      if (found) return { app: found, created: false };
+      try {
+        return { app: await this.apps.create(input), created: true };
+      } catch (error) {
+        // Another request created the same uid in between.
+        const raced = await existing();
+        if (raced) return { app: raced, created: false };
+        throw error;
+      }
+    },
+    /**
+     * Replaces the name and metadata (and the uid, when given) of the app
+     * `idOrUid` names, or creates it with `idOrUid` as its uid unless
+     * `input.uid` says otherwise (Svix's PUT); `created` tells which.
+     */
+    upsert: async (
+      idOrUid: string,
+      input: { name: string; uid?: string | null; metadata?: Record<string, string> },
+    ): Promise<{ app: AppRecord; created: boolean }> => {
+      requireName("app id", idOrUid);
+      const existing = await this.store.getApp(idOrUid);
+      if (!existing) {
+        return { app: await this.apps.create({ ...input, uid: input?.uid ?? idOrUid }), created: true };
+      }
+      const patch = {
+        name: input?.name,
+        metadata: input?.metadata ?? {},
+        ...(input?.uid !== undefined && { uid: input.uid }),
+      };
+      return { app: await this.apps.update(existing.id, patch), created: false };
     },
   };
 
@@ -462,6 +521,19 @@ export class Hookline extends EventEmitter<HooklineEvents> {
       return message;
     },
     list: (filter: MessageFilter): Promise<Page<MessageRecord>> => this.store.listMessages(filter),
+    /**
+     * Sends a message to one of the endpoints it went to once more now (one
+     * manual attempt), whatever became of that delivery: Svix's resend.
+     */
+    resend: async (messageId: string, endpointId: string): Promise<DeliveryRecord> => {
+      const delivery = (await this.store.listDeliveries({ messageId, endpointId, limit: 1 })).data[0];
+      if (!delivery) {
+        throw new NotFoundError(
+          `message ${JSON.stringify(messageId)} was not sent to endpoint ${JSON.stringify(endpointId)}`,
+        );
+      }
+      return this.deliveries.retry(delivery.id);
+    },
   };
 
   readonly deliveries = {
@@ -483,6 +555,20 @@ export class Hookline extends EventEmitter<HooklineEvents> {
 
   readonly attempts = {
     list: (filter: AttemptFilter = {}): Promise<Page<AttemptRecord>> => this.store.listAttempts(filter),
+    /** One attempt, looked up among those `filter` selects (say, a message's attempts). */
+    get: async (id: string, filter: Omit<AttemptFilter, "cursor" | "limit"> = {}): Promise<AttemptRecord> => {
+      let cursor: string | undefined;
+      for (;;) {
+        const page = await this.store.listAttempts({ ...filter, limit: 250, ...(cursor !== undefined && { cursor }) });
+        const found = page.data.find((a) => a.id === id);
+        if (found) return found;
+        // Pages run newest (largest id) first: once past the id, it is not there.
+        const last = page.data[page.data.length - 1];
+        if (page.nextCursor === null || last === undefined || last.id < id) break;
+        cursor = page.nextCursor;
+      }
+      throw new NotFoundError(`attempt ${JSON.stringify(id)} not found`);
+    },
   };
 
   // ---- internals -----------------------------------------------------------

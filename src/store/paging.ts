@@ -17,8 +17,12 @@ export function pageLimit(options: PageOptions): number {
  * Cuts a page from rows fetched newest first with one row more than the
  * limit: the extra row only tells that another page exists.
  */
-export function toPage<T extends { id: string }>(rows: T[], limit: number): Page<T> {
+export function toPage<T>(
+  rows: T[],
+  limit: number,
+  cursorOf: (row: T) => string = (row) => (row as { id: string }).id,
+): Page<T> {
   const data = rows.slice(0, limit);
   const last = data[data.length - 1];
-  return { data, nextCursor: rows.length > limit && last ? last.id : null };
+  return { data, nextCursor: rows.length > limit && last !== undefined ? cursorOf(last) : null };
 }

@@ -166,6 +166,19 @@ export interface CompletionEffects {
   lostLeases: string[];
 }
 
+/**
+ * A small JSON document of the service layer (an event type, an API key, an
+ * idempotency record), addressed by namespace and key.
+ */
+export interface DocumentRecord {
+  namespace: string;
+  key: string;
+  /** JSON text. */
+  value: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
 export interface Page<T> {
   data: T[];
   /** Pass as `cursor` to get the next (older) page; null on the last page. */
@@ -279,6 +292,16 @@ export interface Store {
   listAttempts(filter: AttemptFilter): Promise<Page<AttemptRecord>>;
   /** The earliest `nextAttemptAt` among pending and sending deliveries, or null. */
   nextDueAt(): Promise<number | null>;
+  /**
+   * Writes a document. With `onlyIfAbsent`, an existing document is left
+   * untouched and the result is false; otherwise it is replaced (keeping its
+   * createdAt) and the result is true.
+   */
+  putDocument(document: DocumentRecord, options?: { onlyIfAbsent?: boolean }): Promise<boolean>;
+  getDocument(namespace: string, key: string): Promise<DocumentRecord | null>;
+  deleteDocument(namespace: string, key: string): Promise<boolean>;
+  /** A namespace's documents in ascending key order; `cursor` is the last key of the previous page. */
+  listDocuments(namespace: string, options: PageOptions): Promise<Page<DocumentRecord>>;
   /** Deliveries per status, for metrics and tests. */
   countDeliveries(filter?: { endpointId?: string; appId?: string }): Promise<Record<DeliveryStatus, number>>;
 }

@@ -2,11 +2,13 @@ import { createHmac } from "node:crypto";
 import { afterEach, describe, expect, test } from "vitest";
 import {
   ConfigurationError,
+  ConflictError,
   createHookline,
   type DeliveryEvent,
   type Hookline,
   type HooklineOptions,
   NotFoundError,
+  PayloadValidationError,
   type Store,
 } from "../../src/index.js";
 import { FakeClock } from "./fake-clock.js";
@@ -391,6 +393,57 @@ export function describeEngine(name: string, open: () => Promise<EngineHarness>,
       const event = await succeeded;
       expect(event.messageId).toBe(messageId);
       expect((await hl.deliveries.get(event.deliveryId)).status).toBe("delivered");
+    });
+
+    test("event types: catalogue, archive, and payloads validated against their schema", async () => {
+      const hl = await engine();
+      const schemas = {
+        "1": {
+          type: "object",
+          properties: { email: { type: "string" }, age: { type: "integer", minimum: 0 } },
+          required: ["email"],
+        },
+      };
+      await hl.eventTypes.create({ name: "user.created", description: "A user signed up", schemas });
+      await expect(hl.eventTypes.create({ name: "user.created" })).rejects.toThrow(ConflictError);
+      await expect(hl.eventTypes.create({ name: "bad name!" })).rejects.toThrow(ConfigurationError);
+      await expect(hl.eventTypes.create({ name: "x", schemas: { "1": { type: "nope" } } })).rejects.toThrow(
+        /JSON Schema/,
+      );
+      await hl.send({ eventType: "user.created", payload: { email: "a@example.com", age: 3 } });
+      const rejected = hl.send({ eventType: "user.created", payload: { age: -1 } });
+      await expect(rejected).rejects.toThrow(PayloadValidationError);
+      await expect(rejected).rejects.toMatchObject({
+        issues: expect.arrayContaining([expect.objectContaining({ path: ["email"] })]),
+      });
+      await expect(rejected).rejects.toThrow(/email/);
+      await hl.send({ eventType: "untyped.event", payload: { anything: true } });
+
+      await hl.eventTypes.delete("user.created");
+      expect((await hl.eventTypes.get("user.created")).archived).toBe(true);
+      expect((await hl.eventTypes.list()).data).toEqual([]);
+      expect((await hl.eventTypes.list({ includeArchived: true })).data.map((t) => t.name)).toEqual(["user.created"]);
+      await hl.eventTypes.delete("user.created", { expunge: true });
+      await expect(hl.eventTypes.get("user.created")).rejects.toThrow(NotFoundError);
+      expect((await hl.messages.list({ appId: "app_default" })).data).toHaveLength(2);
+    });
+
+    test("API keys are stored as hashes and verified by token", async () => {
+      const hl = await engine();
+      expect(await hl.apiKeys.hasAdminKey()).toBe(false);
+      const admin = await hl.apiKeys.create({ appId: null, name: "admin" });
+      const app = await hl.apps.create({ name: "Acme" });
+      const scoped = await hl.apiKeys.create({ appId: app.id });
+      expect(await hl.apiKeys.hasAdminKey()).toBe(true);
+      expect(await hl.apiKeys.verify(admin.token)).toEqual(admin.key);
+      expect(await hl.apiKeys.verify(scoped.token)).toMatchObject({ appId: app.id });
+      expect(await hl.apiKeys.verify(`${admin.token}x`)).toBeNull();
+      expect(await hl.apiKeys.verify("")).toBeNull();
+      const stored = JSON.stringify(await hl.store.listDocuments("api_key", {}));
+      expect(stored).not.toContain(admin.token);
+      expect(stored).not.toContain(scoped.token);
+      await hl.apiKeys.delete(scoped.key.id);
+      expect(await hl.apiKeys.verify(scoped.token)).toBeNull();
     });
   });
 }

@@ -20,7 +20,8 @@ export function postgresAvailable(): Promise<boolean> {
       await client.query("SELECT 1");
       return true;
     } catch (error) {
-      if (PG_REQUIRED) throw new Error(`PostgreSQL at ${PG_URL} is unreachable and HOOKLINE_REQUIRE_PG=1`, { cause: error });
+      if (PG_REQUIRED)
+        throw new Error(`PostgreSQL at ${PG_URL} is unreachable and HOOKLINE_REQUIRE_PG=1`, { cause: error });
       console.warn(
         `\n!!! PostgreSQL at ${PG_URL} is unreachable: PostgreSQL tests are SKIPPED (${String(error)}).\n` +
           "!!! Set HOOKLINE_TEST_PG_URL, or HOOKLINE_REQUIRE_PG=1 to make this a failure.\n",

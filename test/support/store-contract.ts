@@ -1536,6 +1536,54 @@ export function describeStoreContract(
     });
 
     // -----------------------------------------------------------------------
+    describe("documents", () => {
+      const doc = (key: string, value: unknown, at = T0) => ({
+        namespace: "event_type",
+        key,
+        value: JSON.stringify(value),
+        createdAt: at,
+        updatedAt: at,
+      });
+
+      it("put, get, replace (keeping createdAt), delete", async () => {
+        expect(await store.getDocument("event_type", "a")).toBeNull();
+        expect(await store.putDocument(doc("a", { v: 1 }))).toBe(true);
+        expect(await store.getDocument("event_type", "a")).toEqual(doc("a", { v: 1 }));
+        expect(await store.putDocument(doc("a", { v: 2 }, T0 + 5))).toBe(true);
+        expect(await store.getDocument("event_type", "a")).toEqual({ ...doc("a", { v: 2 }, T0 + 5), createdAt: T0 });
+        expect(await store.deleteDocument("event_type", "a")).toBe(true);
+        expect(await store.deleteDocument("event_type", "a")).toBe(false);
+        expect(await store.getDocument("event_type", "a")).toBeNull();
+      });
+
+      it("onlyIfAbsent never overwrites, and two racing puts have exactly one winner", async () => {
+        expect(await store.putDocument(doc("k", 1), { onlyIfAbsent: true })).toBe(true);
+        expect(await store.putDocument(doc("k", 2), { onlyIfAbsent: true })).toBe(false);
+        expect(JSON.parse(must(await store.getDocument("event_type", "k")).value)).toBe(1);
+        const results = await Promise.all(
+          [1, 2, 3, 4].map((n) => store.putDocument(doc("race", n), { onlyIfAbsent: true })),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+      });
+
+      it("namespaces are separate, and listing pages through keys in ascending order", async () => {
+        await store.putDocument({ ...doc("a", 0), namespace: "api_key" });
+        const keys = Array.from({ length: 7 }, (_, i) => `type.${String.fromCharCode(103 - i)}`);
+        for (const key of keys) await store.putDocument(doc(key, key));
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        for (let page = 0; page < 10; page++) {
+          const result = await store.listDocuments("event_type", { limit: 3, ...(cursor && { cursor }) });
+          seen.push(...result.data.map((d) => d.key));
+          if (result.nextCursor === null) break;
+          cursor = result.nextCursor;
+        }
+        expect(seen).toEqual([...keys].sort());
+        expect((await store.listDocuments("api_key", {})).data.map((d) => d.key)).toEqual(["a"]);
+        expect(await store.getDocument("api_key", "type.a")).toBeNull();
+      });
+    });
+
     describe("paging", () => {
       /** Each list method with a way to create `count` rows it lists (returned oldest first). */
       const listers: Array<{

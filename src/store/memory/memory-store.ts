@@ -10,6 +10,7 @@ import type {
   DeliveryFilter,
   DeliveryRecord,
   DeliveryStatus,
+  DocumentRecord,
   EndpointPatch,
   EndpointRecord,
   InsertMessageResult,
@@ -54,6 +55,7 @@ export class MemoryStore implements Store {
   readonly #messageByEvent = new Map<string, string>();
   readonly #deliveries = new Map<string, DeliveryRecord>();
   readonly #attempts = new Map<string, AttemptRecord>();
+  readonly #documents = new Map<string, DocumentRecord>();
 
   async migrate(): Promise<void> {}
   async ping(): Promise<void> {}
@@ -316,6 +318,33 @@ export class MemoryStore implements Store {
       }
     }
     return earliest;
+  }
+
+  async putDocument(document: DocumentRecord, options: { onlyIfAbsent?: boolean } = {}): Promise<boolean> {
+    const id = `${document.namespace}\u0000${document.key}`;
+    const existing = this.#documents.get(id);
+    if (existing && options.onlyIfAbsent) return false;
+    this.#documents.set(id, { ...document, createdAt: existing?.createdAt ?? document.createdAt });
+    return true;
+  }
+
+  async getDocument(namespace: string, key: string): Promise<DocumentRecord | null> {
+    const document = this.#documents.get(`${namespace}\u0000${key}`);
+    return document ? { ...document } : null;
+  }
+
+  async deleteDocument(namespace: string, key: string): Promise<boolean> {
+    return this.#documents.delete(`${namespace}\u0000${key}`);
+  }
+
+  async listDocuments(namespace: string, options: PageOptions): Promise<Page<DocumentRecord>> {
+    const limit = pageLimit(options);
+    const rows = [...this.#documents.values()]
+      .filter((d) => d.namespace === namespace && (options.cursor === undefined || d.key > options.cursor))
+      .sort((a, b) => (a.key < b.key ? -1 : 1))
+      .slice(0, limit + 1)
+      .map((d) => ({ ...d }));
+    return toPage(rows, limit, (d) => d.key);
   }
 
   async countDeliveries(filter: { endpointId?: string; appId?: string } = {}): Promise<Record<DeliveryStatus, number>> {

@@ -6,6 +6,7 @@ import type {
   BodyFormat,
   DeliveryRecord,
   DeliveryStatus,
+  DocumentRecord,
   EndpointPatch,
   EndpointRecord,
   MessageRecord,
@@ -284,5 +285,15 @@ export function rowToAttempt(row: Row): AttemptRecord {
     error: strOrNull(row.error),
     trigger: String(row.trigger) as AttemptTrigger,
     succeeded: num(row.succeeded) === 1,
+  };
+}
+
+export function rowToDocument(row: Row): DocumentRecord {
+  return {
+    namespace: String(row.namespace),
+    key: String(row.key),
+    value: String(row.value),
+    createdAt: num(row.created_at),
+    updatedAt: num(row.updated_at),
   };
 }

@@ -92,6 +92,23 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; statements: readonly s
       "CREATE INDEX attempts_endpoint ON attempts (endpoint_id, id)",
     ],
   },
+  {
+    version: 2,
+    statements: [
+      // Small JSON documents of the service layer: event types, API keys, idempotency records.
+      `CREATE TABLE documents (
+        namespace TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (namespace, key)
+      )`,
+      // Paging an endpoint's deliveries and an app's attempts without sorting them all.
+      "CREATE INDEX deliveries_endpoint_page ON deliveries (endpoint_id, id)",
+      "CREATE INDEX attempts_app ON attempts (app_id, id)",
+    ],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

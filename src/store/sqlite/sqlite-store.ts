@@ -17,6 +17,7 @@ import {
   rowToApp,
   rowToAttempt,
   rowToDelivery,
+  rowToDocument,
   rowToEndpoint,
   rowToMessage,
 } from "../sql/rows.js";
@@ -32,6 +33,7 @@ import type {
   DeliveryFilter,
   DeliveryRecord,
   DeliveryStatus,
+  DocumentRecord,
   EndpointPatch,
   EndpointRecord,
   InsertMessageResult,
@@ -76,6 +78,13 @@ const insertSql = (table: string, columns: readonly string[]): string =>
 const QUEUED = "status IN ('pending', 'sending')";
 
 const SQL = {
+  insertDocument: `INSERT INTO documents (namespace, key, value, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (namespace, key) DO NOTHING`,
+  upsertDocument: `INSERT INTO documents (namespace, key, value, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+  documentByKey: "SELECT * FROM documents WHERE namespace = ? AND key = ?",
+  deleteDocument: "DELETE FROM documents WHERE namespace = ? AND key = ?",
+  documentsAfter: "SELECT * FROM documents WHERE namespace = ? AND key > ? ORDER BY key LIMIT ?",
   insertApp: insertSql("apps", APP_COLUMNS),
   appById: "SELECT * FROM apps WHERE id = ?",
   appByUid: "SELECT * FROM apps WHERE uid = ?",
@@ -602,6 +611,31 @@ export class SqliteStore implements Store {
     const db = await this.#connection();
     const row = this.#stmt(db, SQL.nextDueAt).get();
     return row === undefined ? null : Number(row.at);
+  }
+
+  async putDocument(document: DocumentRecord, options: { onlyIfAbsent?: boolean } = {}): Promise<boolean> {
+    const db = await this.#connection();
+    const { namespace, key, value, createdAt, updatedAt } = document;
+    const sql = options.onlyIfAbsent ? SQL.insertDocument : SQL.upsertDocument;
+    return this.#stmt(db, sql).run(namespace, key, value, createdAt, updatedAt).changes > 0;
+  }
+
+  async getDocument(namespace: string, key: string): Promise<DocumentRecord | null> {
+    const db = await this.#connection();
+    const row = this.#stmt(db, SQL.documentByKey).get(namespace, key);
+    return row === undefined ? null : rowToDocument(row);
+  }
+
+  async deleteDocument(namespace: string, key: string): Promise<boolean> {
+    const db = await this.#connection();
+    return this.#stmt(db, SQL.deleteDocument).run(namespace, key).changes > 0;
+  }
+
+  async listDocuments(namespace: string, options: PageOptions): Promise<Page<DocumentRecord>> {
+    const db = await this.#connection();
+    const limit = pageLimit(options);
+    const rows = this.#stmt(db, SQL.documentsAfter).all(namespace, options.cursor ?? "", limit + 1);
+    return toPage(rows.map(rowToDocument), limit, (d) => d.key);
   }
 
   async countDeliveries(filter: { endpointId?: string; appId?: string } = {}): Promise<Record<DeliveryStatus, number>> {

@@ -1,0 +1,93 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { Clock } from "../core/clock.js";
+import { NotFoundError } from "../core/errors.js";
+import { newId } from "../core/ids.js";
+import type { Page, PageOptions, Store } from "../store/store.js";
+
+const NAMESPACE = "api_key";
+const TOKEN_PREFIX = "hl_";
+
+/** A stored API key: never the token itself, only its SHA-256. */
+export interface ApiKey {
+  id: string;
+  /** Null for an admin key (every app); else the one app it may see. */
+  appId: string | null;
+  name: string;
+  createdAt: number;
+}
+
+const hashOf = (token: string): string => createHash("sha256").update(token).digest("hex");
+
+/**
+ * API keys for the HTTP service, kept as SHA-256 hashes in the store. A
+ * token is shown once, when it is created; verification hashes the presented
+ * token, looks the hash up, and compares it in constant time.
+ */
+export class ApiKeys {
+  readonly #store: Store;
+  readonly #clock: Clock;
+
+  constructor(store: Store, clock: Clock) {
+    this.#store = store;
+    this.#clock = clock;
+  }
+
+  /** Creates a key (admin when `appId` is null) and returns its token: store it, it is not kept. */
+  async create(options: {
+    appId: string | null;
+    name?: string;
+    token?: string;
+  }): Promise<{ key: ApiKey; token: string }> {
+    const now = this.#clock.now();
+    const token = options.token ?? TOKEN_PREFIX + randomBytes(32).toString("base64url");
+    const key: ApiKey = { id: newId("key", now), appId: options.appId, name: options.name ?? "", createdAt: now };
+    await this.#store.putDocument({
+      namespace: NAMESPACE,
+      key: hashOf(token),
+      value: JSON.stringify(key),
+      createdAt: now,
+      updatedAt: now,
+    });
+    return { key, token };
+  }
+
+  /** The key a bearer token belongs to, or null. */
+  async verify(token: string): Promise<ApiKey | null> {
+    if (typeof token !== "string" || token.length === 0 || token.length > 512) return null;
+    const hash = hashOf(token);
+    const document = await this.#store.getDocument(NAMESPACE, hash);
+    if (!document || !timingSafeEqual(Buffer.from(document.key, "hex"), Buffer.from(hash, "hex"))) return null;
+    return JSON.parse(document.value) as ApiKey;
+  }
+
+  /** Every key (without tokens), in hash order. */
+  async list(options: PageOptions = {}): Promise<Page<ApiKey>> {
+    const page = await this.#store.listDocuments(NAMESPACE, options);
+    return { data: page.data.map((d) => JSON.parse(d.value) as ApiKey), nextCursor: page.nextCursor };
+  }
+
+  /** Whether any admin key exists (a first start creates one). */
+  async hasAdminKey(): Promise<boolean> {
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await this.#store.listDocuments(NAMESPACE, { limit: 250, ...(cursor && { cursor }) });
+      if (page.data.some((d) => (JSON.parse(d.value) as ApiKey).appId === null)) return true;
+      if (page.nextCursor === null) return false;
+      cursor = page.nextCursor;
+    }
+  }
+
+  async delete(id: string): Promise<void> {
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await this.#store.listDocuments(NAMESPACE, { limit: 250, ...(cursor && { cursor }) });
+      const found = page.data.find((d) => (JSON.parse(d.value) as ApiKey).id === id);
+      if (found) {
+        await this.#store.deleteDocument(NAMESPACE, found.key);
+        return;
+      }
+      if (page.nextCursor === null) throw new NotFoundError(`API key ${JSON.stringify(id)} not found`);
+      cursor = page.nextCursor;
+    }
+  }
+}
