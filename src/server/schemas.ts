@@ -11,6 +11,14 @@ const NAME = /^[a-zA-Z0-9\-_.]+$/;
 
 const uid = z.string().min(1).max(256).regex(NAME, "may hold letters, digits, '-', '_' and '.'");
 const eventTypeName = z.string().min(1).max(256).regex(NAME, "may hold letters, digits, '-', '_' and '.'");
+const eventTypeFilter = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(
+    /^(?:[a-zA-Z0-9\-_.]+|[a-zA-Z0-9\-_.]*\.\*|\*)$/,
+    "must be an event type name, a prefix ending in '.*', or '*'",
+  );
 const stringMap = z.record(z.string(), z.string());
 const rate = z.number().int().min(1).max(65_535);
 const isoDate = z.iso.datetime({ offset: true });
@@ -88,7 +96,8 @@ const endpointFields = {
   url: z.string().min(1).max(2048),
   description: z.string().max(4096).optional(),
   disabled: z.boolean().optional(),
-  filterTypes: z.array(eventTypeName).max(100).nullish(),
+  // hookline extension: `invoice.*` subscribes to every type under a prefix (the engine matches it).
+  filterTypes: z.array(eventTypeFilter).max(100).nullish(),
   channels: z.array(z.string().min(1).max(128)).max(100).nullish(),
   metadata: stringMap.optional(),
   rateLimit: rate.nullish(),

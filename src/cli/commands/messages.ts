@@ -1,0 +1,115 @@
+import { Command, Option } from "commander";
+import { apiPath } from "../client.js";
+import {
+  type ClientFlags,
+  type PageFlags,
+  parseJsonData,
+  parseList,
+  withAppOption,
+  withClient,
+  withClientOptions,
+  withPageOptions,
+} from "../options.js";
+import { formatRecord, printJson, printLine, printList } from "../output.js";
+import { fetchList, type MessageOut, messageColumns } from "../resources.js";
+
+type AppFlags = ClientFlags & { app: string };
+
+function printMessage(message: MessageOut, json: boolean | undefined, withPayload: boolean): void {
+  if (json) {
+    printJson(message);
+    return;
+  }
+  const pairs: [string, unknown][] = [
+    ["id", message.id],
+    ["event type", message.eventType],
+    ["event id", message.eventId],
+    ["channels", message.channels],
+    ["tags", message.tags],
+    ["timestamp", message.timestamp],
+  ];
+  printLine(formatRecord(pairs));
+  if (withPayload && message.payload !== undefined) printLine(JSON.stringify(message.payload, null, 2));
+}
+
+/** `hookline send <eventType> --app <id> --data <json|@file>`. */
+export function sendCommand(): Command {
+  return withAppOption(
+    withClientOptions(
+      new Command("send")
+        .description("send a message to every matching endpoint of an application")
+        .argument("<eventType>", "the event type, e.g. invoice.paid")
+        .addOption(
+          new Option("--data <json|@file>", "the payload: inline JSON, @file, or @- for stdin")
+            .argParser(parseJsonData)
+            .makeOptionMandatory(),
+        )
+        .option("--event-id <id>", "idempotency key per application: sending it again creates nothing")
+        .option("--channels <channels>", "comma-separated channels", parseList)
+        .option("--tags <tags>", "comma-separated tags", parseList)
+        .option("--idempotency-key <key>", "Idempotency-Key header: a retried request returns the first answer"),
+    ),
+  ).action(
+    (
+      eventType: string,
+      flags: AppFlags & {
+        data: unknown;
+        eventId?: string;
+        channels?: string[];
+        tags?: string[];
+        idempotencyKey?: string;
+      },
+    ) =>
+      withClient(flags, async (client) => {
+        const message = await client.post<MessageOut>(
+          apiPath("app", flags.app, "msg"),
+          {
+            eventType,
+            payload: flags.data,
+            ...(flags.eventId && { eventId: flags.eventId }),
+            ...(flags.channels && { channels: flags.channels }),
+            ...(flags.tags && { tags: flags.tags }),
+          },
+          flags.idempotencyKey ? { idempotencyKey: flags.idempotencyKey } : {},
+        );
+        printMessage(message, flags.json, false);
+      }),
+  );
+}
+
+/** `hookline messages [list|get]`. */
+export function messagesCommand(): Command {
+  const messages = new Command("messages").description("messages of an application: list (the default), get");
+
+  const list = withPageOptions(
+    withAppOption(
+      withClientOptions(
+        new Command("list")
+          .description("list messages, newest first")
+          .option("--event-types <types>", "only these comma-separated event types", parseList),
+      ),
+    ),
+  );
+  list.action((flags: AppFlags & PageFlags & { eventTypes?: string[] }) =>
+    withClient(flags, async (client) => {
+      const page = await fetchList<MessageOut>(client, apiPath("app", flags.app, "msg"), flags, {
+        event_types: flags.eventTypes?.join(","),
+      });
+      printList(page, messageColumns, Boolean(flags.json), "messages");
+    }),
+  );
+  messages.addCommand(list, { isDefault: true });
+
+  messages.addCommand(
+    withAppOption(
+      withClientOptions(
+        new Command("get").description("show a message and its payload").argument("<id>", "message id"),
+      ),
+    ).action((id: string, flags: AppFlags) =>
+      withClient(flags, async (client) =>
+        printMessage(await client.get<MessageOut>(apiPath("app", flags.app, "msg", id)), flags.json, true),
+      ),
+    ),
+  );
+  return messages;
+}

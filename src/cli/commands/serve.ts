@@ -1,0 +1,279 @@
+import type { AddressInfo } from "node:net";
+import { Command, Option } from "commander";
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { Hookline } from "../../delivery/hookline.js";
+import type { Store } from "../../store/store.js";
+import { CliError, UsageError } from "../errors.js";
+import { envFlag, parseInteger, parseList, parsePort } from "../options.js";
+
+const DEFAULT_DB = "./hookline.db";
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+interface ServeFlags {
+  port: number;
+  host: string;
+  db?: string;
+  pg?: string;
+  pgSchema?: string;
+  /** A number from --workers, false from --no-workers, undefined otherwise. */
+  workers?: number | false;
+  api: boolean;
+  allowPrivate?: boolean;
+  adminToken?: string;
+  leaseMs?: number;
+  retrySchedule?: number[];
+  bodyLimit?: number;
+  shutdownTimeout: number;
+  logLevel: string;
+}
+
+type BuildServer = typeof import("../../server/app.js")["buildServer"];
+
+/** `hookline serve`: the HTTP API and the delivery workers over one store. */
+export function serveCommand(): Command {
+  return new Command("serve")
+    .description("run the HTTP API (Svix-compatible) and the delivery workers")
+    .addOption(
+      new Option("--port <port>", "port of the API (0: any free port)")
+        .env("HOOKLINE_PORT")
+        .argParser(parsePort)
+        .default(8080),
+    )
+    .addOption(new Option("--host <host>", "address of the API").env("HOOKLINE_HOST").default("127.0.0.1"))
+    .addOption(new Option("--db <path>", `SQLite database file (default ${DEFAULT_DB})`).env("HOOKLINE_DB"))
+    .addOption(new Option("--pg <url>", "PostgreSQL connection string instead of SQLite").env("HOOKLINE_PG_URL"))
+    .addOption(
+      new Option("--pg-schema <name>", "PostgreSQL schema of the tables (default hookline)").env("HOOKLINE_PG_SCHEMA"),
+    )
+    .addOption(
+      new Option("--workers <n>", "deliveries in flight at once in this process (default 64)")
+        .env("HOOKLINE_WORKERS")
+        .argParser(parseInteger(1, 10_000)),
+    )
+    .option("--no-workers", "run the API only (env HOOKLINE_NO_WORKERS=1)")
+    .option("--no-api", "run the delivery workers only (env HOOKLINE_NO_API=1)")
+    .option(
+      "--allow-private",
+      "deliver to loopback and private addresses, for local testing (env HOOKLINE_ALLOW_PRIVATE=1)",
+    )
+    .addOption(
+      new Option("--admin-token <token>", "use this admin API key (created when the store does not know it)").env(
+        "HOOKLINE_ADMIN_TOKEN",
+      ),
+    )
+    .addOption(
+      new Option("--lease-ms <ms>", "how long a claimed delivery stays leased (default 120000)")
+        .env("HOOKLINE_LEASE_MS")
+        .argParser(parseInteger(100)),
+    )
+    .addOption(
+      new Option("--retry-schedule <ms,...>", "delay before each attempt in ms, e.g. 0,5000,300000")
+        .env("HOOKLINE_RETRY_SCHEDULE")
+        .argParser((value) => parseList(value).map((item) => parseInteger(0)(item))),
+    )
+    .addOption(
+      new Option("--body-limit <bytes>", "largest accepted request body (default 1 MiB)")
+        .env("HOOKLINE_BODY_LIMIT")
+        .argParser(parseInteger(1)),
+    )
+    .addOption(
+      new Option("--shutdown-timeout <ms>", "time attempts in flight get to finish on SIGTERM")
+        .env("HOOKLINE_SHUTDOWN_TIMEOUT")
+        .argParser(parseInteger(0))
+        .default(10_000),
+    )
+    .addOption(
+      new Option("--log-level <level>", "log level").env("HOOKLINE_LOG_LEVEL").choices(LOG_LEVELS).default("info"),
+    )
+    .addHelpText(
+      "after",
+      `
+Logs are JSON lines on stdout (readable when stdout is a terminal). On first
+start an admin API key is created and printed once; it is stored as a hash.
+SIGTERM or SIGINT stops gracefully: the API stops accepting, attempts in
+flight get --shutdown-timeout ms, the rest are given back for the next start.`,
+    )
+    .action(async (flags: ServeFlags, command: Command) => {
+      if (command.getOptionValueSource("workers") !== "cli" && envFlag("HOOKLINE_NO_WORKERS")) flags.workers = false;
+      if (command.getOptionValueSource("api") !== "cli" && envFlag("HOOKLINE_NO_API")) flags.api = false;
+      if (envFlag("HOOKLINE_ALLOW_PRIVATE")) flags.allowPrivate = true;
+      if (flags.db && flags.pg) throw new UsageError("give --db or --pg, not both");
+      if (!flags.api && flags.workers === false)
+        throw new UsageError("--no-api with --no-workers leaves nothing to run");
+      await serve(flags);
+    });
+}
+
+async function createLogger(level: string): Promise<Logger> {
+  const { pino } = await import("pino");
+  const options = {
+    level,
+    base: { service: "hookline" },
+    // Belt and braces: the server never logs these, and nor may anything else.
+    redact: {
+      paths: [
+        "req.headers.authorization",
+        "req.headers.cookie",
+        "headers.authorization",
+        "token",
+        "secret",
+        "*.token",
+        "*.secret",
+        "*.key",
+      ],
+      censor: "[redacted]",
+    },
+  };
+  if (!process.stdout.isTTY) return pino(options);
+  const { default: pretty } = await import("pino-pretty");
+  return pino(options, pretty({ colorize: !process.env.NO_COLOR, ignore: "pid,hostname,service", sync: true }));
+}
+
+async function openStore(flags: ServeFlags): Promise<{ store: Store; where: string }> {
+  if (flags.pg) {
+    const { postgresStore } = await import("../../postgres.js");
+    const schema = flags.pgSchema ?? "hookline";
+    return {
+      store: postgresStore({ connectionString: flags.pg, schema }),
+      where: `PostgreSQL ${redactUrl(flags.pg)} (schema ${schema})`,
+    };
+  }
+  const { sqliteStore } = await import("../../sqlite.js");
+  const path = flags.db ?? DEFAULT_DB;
+  return { store: sqliteStore({ path }), where: `SQLite ${path}` };
+}
+
+/** A connection string without its password, for logs. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(connection string)";
+  }
+}
+
+/**
+ * Makes sure an admin key exists. With `--admin-token`, that token is one
+ * (registered if the store does not know it); else on first start a key is
+ * created and printed once on stdout — never through the logger.
+ */
+async function ensureAdminKey(hookline: Hookline, adminToken: string | undefined, logger: Logger): Promise<void> {
+  if (adminToken !== undefined) {
+    if (adminToken.length < 16 || adminToken.length > 512 || /\s/.test(adminToken)) {
+      throw new UsageError("--admin-token must be 16 to 512 characters without spaces");
+    }
+    const key = await hookline.apiKeys.verify(adminToken);
+    if (key === null) {
+      await hookline.apiKeys.create({ appId: null, name: "admin", token: adminToken });
+      logger.info("registered the admin API key given by --admin-token");
+    } else if (key.appId !== null) {
+      throw new CliError(`--admin-token is an API key of app ${key.appId}, not an admin key`);
+    }
+    return;
+  }
+  if (await hookline.apiKeys.hasAdminKey()) return;
+  const { token } = await hookline.apiKeys.create({ appId: null, name: "admin" });
+  process.stdout.write(
+    "Created an admin API key. It is shown only this once (hookline keeps only its hash):\n" +
+      `admin API key: ${token}\n` +
+      "Use it as HOOKLINE_TOKEN for the CLI, or as the token of a Svix client.\n",
+  );
+  logger.info("created the admin API key (printed once on stdout)");
+}
+
+async function serve(flags: ServeFlags): Promise<void> {
+  // Listen for signals before anything is announced: whoever reads "listening" may stop us at once.
+  // The listeners stay: a second signal, while shutting down, exits at once.
+  let signals = 0;
+  const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (++signals === 1) return resolve(signal);
+      process.stderr.write(`${signal} again: exiting without waiting for attempts in flight\n`);
+      process.exit(1);
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+  const logger = await createLogger(flags.logLevel);
+  const { createHookline } = await import("../../delivery/hookline.js");
+  const { store, where } = await openStore(flags);
+  let hookline: Hookline;
+  try {
+    hookline = await createHookline({
+      store,
+      ...(flags.allowPrivate && { allowPrivateNetworks: true }),
+      ...(typeof flags.workers === "number" && { concurrency: flags.workers }),
+      ...(flags.leaseMs !== undefined && { leaseMs: flags.leaseMs }),
+      ...(flags.retrySchedule !== undefined && { retrySchedule: flags.retrySchedule }),
+    });
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw new CliError(`cannot open the store (${where}): ${(error as Error).message}`, 1, { cause: error });
+  }
+  hookline.on("error", (error) => logger.error({ err: error }, "delivery worker error"));
+  hookline.on("delivery:exhausted", (e) =>
+    logger.warn(
+      { deliveryId: e.deliveryId, messageId: e.messageId, endpointId: e.endpointId, appId: e.appId },
+      "delivery failed after its last attempt",
+    ),
+  );
+  hookline.on("endpoint:failing", (e) => logger.warn({ endpointId: e.endpointId }, "endpoint started failing"));
+  hookline.on("endpoint:disabled", (e) =>
+    logger.warn({ endpointId: e.endpointId, reason: e.reason }, "endpoint disabled"),
+  );
+
+  let server: FastifyInstance | null = null;
+  try {
+    if (flags.api) {
+      await ensureAdminKey(hookline, flags.adminToken || undefined, logger);
+      const buildServer = await loadBuildServer();
+      server = await buildServer({
+        hookline,
+        logger,
+        ...(flags.bodyLimit !== undefined && { bodyLimitBytes: flags.bodyLimit }),
+      });
+      try {
+        await server.listen({ host: flags.host, port: flags.port });
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+        throw new CliError(`cannot listen on ${flags.host}:${flags.port}: ${code}`, 1, { cause: error });
+      }
+    }
+    if (flags.workers !== false) await hookline.start();
+  } catch (error) {
+    await server?.close().catch(() => {});
+    await hookline.close({ timeoutMs: 1_000 }).catch(() => {});
+    throw error;
+  }
+
+  const workers = flags.workers === false ? "off" : "on";
+  if (server) {
+    const address = server.server.address() as AddressInfo;
+    const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+    const url = `http://${host}:${address.port}`;
+    logger.info({ url, store: where, workers }, `hookline listening on ${url}`);
+  } else {
+    logger.info({ store: where, workers }, "hookline delivery workers running (no API)");
+  }
+
+  const signal = await stopRequested;
+  logger.info({ signal }, "shutting down");
+  try {
+    await server?.close();
+    await hookline.close({ timeoutMs: flags.shutdownTimeout });
+  } catch (error) {
+    logger.error({ err: error }, "shutdown failed");
+    process.exit(1);
+  }
+  logger.info("stopped");
+  process.exit(0);
+}
+
+async function loadBuildServer(): Promise<BuildServer> {
+  // Loaded lazily: `verify`, `listen` and the client commands never load fastify.
+  const { buildServer } = await import("../../server/app.js");
+  return buildServer;
+}
