@@ -10,13 +10,26 @@ export const DEFAULT_DURATION_MS = 5_000;
 export interface BenchOptions {
   /** Length of one measured dispatch run; signing scales its per-task budget from it. */
   durationMs: number;
+  /**
+   * Share of the full workload (message counts, fixed-rate run lengths) the
+   * engine benchmarks run: 1 is the full run, 0.05 a quick check.
+   */
+  scale?: number;
 }
 
-/** A measured ratio and the target it should reach (`ratio ≥ target`). */
+/**
+ * A measured figure and the target it should reach: a ratio that must be at
+ * least `target` (the default), or a figure with a unit, such as a latency
+ * in ms or a memory peak in MB, that must stay at or below it.
+ */
 export interface RatioCheck {
   name: string;
   ratio: number;
   target: number;
+  /** `atLeast` (default): ratio ≥ target; `atMost`: ratio ≤ target. */
+  direction?: "atLeast" | "atMost";
+  /** Unit printed after the figure; `×` (a ratio) when omitted. */
+  unit?: string;
 }
 
 /** What each benchmark's `main` hands back to `run.ts` for the summary. */
@@ -37,6 +50,34 @@ export function durationFromEnv(env: NodeJS.ProcessEnv = process.env): number {
     throw new Error(`BENCH_DURATION_MS must be an integer ≥ 100 (milliseconds), got ${JSON.stringify(text)}`);
   }
   return value;
+}
+
+/**
+ * `BENCH_SCALE` from the environment: a number in (0, 1] … 10 multiplying the
+ * engine benchmarks' message counts and fixed-rate run lengths. When it is not
+ * set, a shortened `BENCH_DURATION_MS` shrinks them in proportion (500 ms →
+ * 0.1), so one knob makes a quick smoke run of everything.
+ */
+export function scaleFromEnv(env: NodeJS.ProcessEnv = process.env, durationMs = durationFromEnv(env)): number {
+  const text = env.BENCH_SCALE;
+  if (text === undefined || text === "") return Math.min(1, durationMs / DEFAULT_DURATION_MS);
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0 || value > 10) {
+    throw new Error(`BENCH_SCALE must be a number in (0, 10], got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+/** `count × scale`, rounded, never below `minimum`. */
+export function scaled(count: number, scale: number, minimum = 1): number {
+  return Math.max(minimum, Math.round(count * scale));
+}
+
+/** The `fraction` quantile (0.5 = median, 0.99 = p99) by nearest rank; NaN when empty. */
+export function quantile(sortedAscending: readonly number[], fraction: number): number {
+  if (sortedAscending.length === 0) return Number.NaN;
+  const rank = Math.ceil(fraction * sortedAscending.length) - 1;
+  return sortedAscending[clamp(rank, 0, sortedAscending.length - 1)] as number;
 }
 
 export function median(values: readonly number[]): number {
@@ -62,7 +103,15 @@ export function formatRatio(value: number): string {
 }
 
 export function meetsTarget(check: RatioCheck): boolean {
-  return Number.isFinite(check.ratio) && check.ratio >= check.target;
+  if (!Number.isFinite(check.ratio)) return false;
+  return check.direction === "atMost" ? check.ratio <= check.target : check.ratio >= check.target;
+}
+
+/** A check's figure with its unit: "0.93×", "4.2 ms", "187 MB". */
+export function formatFigure(value: number, unit = "×"): string {
+  if (unit === "×") return formatRatio(value);
+  if (!Number.isFinite(value)) return "n/a";
+  return `${value < 10 ? value.toFixed(1) : formatCount(value)} ${unit}`;
 }
 
 /**
@@ -87,12 +136,12 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
 /** The summary rows for a set of checks: name, measured ratio, target, verdict. */
 export function formatChecks(checks: readonly RatioCheck[]): string {
   return formatTable(
-    ["check", "ratio", "target", "result"],
+    ["check", "measured", "target", "result"],
     checks.map((check) => [
       check.name,
-      formatRatio(check.ratio),
-      `≥ ${formatRatio(check.target)}`,
-      meetsTarget(check) ? "ok" : "BELOW TARGET",
+      formatFigure(check.ratio, check.unit),
+      `${check.direction === "atMost" ? "≤" : "≥"} ${formatFigure(check.target, check.unit)}`,
+      meetsTarget(check) ? "ok" : check.direction === "atMost" ? "ABOVE TARGET" : "BELOW TARGET",
     ]),
   );
 }

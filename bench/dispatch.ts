@@ -32,7 +32,7 @@ import {
   median,
 } from "./common.js";
 
-const IN_FLIGHT = 32;
+export const IN_FLIGHT = 32;
 const REQUEST_TIMEOUT_MS = 5_000;
 /** A run gives up early after this many failed requests: the numbers would be meaningless anyway. */
 const MAX_FAILURES = 100;
@@ -59,12 +59,12 @@ const PAYLOAD_TEMPLATE = {
   metadata: { orderId: "ord_58231", region: "eu-west" },
 };
 
-function newEvent(sequence: number): WebhookEvent {
+export function newEvent(sequence: number): WebhookEvent {
   return new WebhookEvent({ eventType: "invoice.paid", payload: { ...PAYLOAD_TEMPLATE, id: `in_${sequence}` } });
 }
 
 /** The receiver child process and a way to ask it for its CPU time. */
-class Receiver {
+export class Receiver {
   readonly port: number;
   readonly #child: ChildProcess;
   readonly #lines: AsyncIterator<string>;
@@ -138,7 +138,7 @@ async function settlesWithin(promise: Promise<unknown>, timeoutMs: number): Prom
   }
 }
 
-interface RunResult {
+export interface RunResult {
   requestsPerSecond: number;
   completed: number;
   failed: number;
@@ -205,7 +205,12 @@ async function measureRun(receiver: Receiver, send: SendOne, warmupMs: number, d
 }
 
 /** A: a bare undici Pool, 32 connections, the same body size as ours, each response body consumed. */
-async function runBaseline(receiver: Receiver, body: string, warmupMs: number, durationMs: number): Promise<RunResult> {
+export async function runBaseline(
+  receiver: Receiver,
+  body: string,
+  warmupMs: number,
+  durationMs: number,
+): Promise<RunResult> {
   const pool = new Pool(`http://127.0.0.1:${receiver.port}`, { connections: IN_FLIGHT, pipelining: 1 });
   const send: SendOne = async () => {
     try {

@@ -130,6 +130,8 @@ export class DeliveryWorker {
   #woken = false;
   #released: string[] = [];
   #retryFlushTimer: NodeJS.Timeout | undefined;
+  /** Completions buffered in #pending, not yet written. */
+  #unwritten = 0;
 
   readonly #claimThreshold: number;
 
@@ -211,7 +213,7 @@ export class DeliveryWorker {
   async #run(): Promise<void> {
     while (this.#running) {
       try {
-        const free = this.#s.concurrency - this.#inFlight.size;
+        const free = this.#s.concurrency - this.#busy();
         let claimedFull = false;
         if (free > 0) {
           const limit = Math.min(free, this.#s.batchSize);
@@ -219,7 +221,7 @@ export class DeliveryWorker {
           for (const c of claimed) void this.#dispatch(c);
           claimedFull = claimed.length === limit;
         }
-        if (claimedFull && this.#inFlight.size < this.#s.concurrency) continue;
+        if (claimedFull && this.#busy() < this.#s.concurrency) continue;
         await this.#sleep(await this.#idleMs());
       } catch (error) {
         this.#s.onError(error);
@@ -228,11 +230,25 @@ export class DeliveryWorker {
     }
   }
 
+  /**
+   * Slots taken: attempts in flight, and finished attempts whose completion
+   * is not written yet — their rows still count as leased, so claiming for
+   * them would find their endpoints full and come back empty.
+   */
+  #busy(): number {
+    return this.#inFlight.size + this.#unwritten;
+  }
+
   async #idleMs(): Promise<number> {
-    if (this.#inFlight.size >= this.#s.concurrency) return this.#s.pollIntervalMs;
+    const poll = this.#s.pollIntervalMs;
+    if (this.#busy() >= this.#s.concurrency) return poll;
     const next = await this.#s.store.nextDueAt();
-    if (next === null) return this.#s.pollIntervalMs;
-    return Math.max(0, Math.min(this.#s.pollIntervalMs, next - this.#s.clock.now()));
+    if (next === null) return poll;
+    const waitMs = next - this.#s.clock.now();
+    if (waitMs > 0) return Math.min(poll, waitMs);
+    // Due but nothing was claimable: the endpoints are at their in-flight cap. Our own completions
+    // wake us; other workers' slots free up on their own time, so look again shortly, not at once.
+    return this.#busy() > 0 ? poll : Math.min(poll, 50);
   }
 
   #sleep(ms: number): Promise<void> {
@@ -272,9 +288,7 @@ export class DeliveryWorker {
       .catch((error) => this.#s.onError(error))
       .finally(() => {
         this.#inFlight.delete(claimed.delivery.id);
-        // Claim again once enough slots are free to make a batch worth a transaction.
-        const free = this.#s.concurrency - this.#inFlight.size;
-        if (this.#inFlight.size === 0 || free >= this.#claimThreshold) this.wake();
+        this.#wakeIfRoom();
       });
     this.#inFlight.set(claimed.delivery.id, { controller, promise });
     return promise;
@@ -302,6 +316,7 @@ export class DeliveryWorker {
     }
     const completion = decideCompletion(claimed, outcome, this.#s, this.owner, this.#s.clock.now());
     this.#pending.push({ claimed, completion });
+    this.#unwritten++;
     if (this.#pending.length >= this.#s.batchSize) void this.flush();
     else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -310,6 +325,12 @@ export class DeliveryWorker {
         void this.flush();
       });
     }
+  }
+
+  /** Claim again once enough slots are free to make a batch worth a transaction. */
+  #wakeIfRoom(): void {
+    const busy = this.#busy();
+    if (busy === 0 || this.#s.concurrency - busy >= this.#claimThreshold) this.wake();
   }
 
   #request(claimed: ClaimedDelivery): DeliveryRequest {
@@ -353,6 +374,8 @@ export class DeliveryWorker {
           this.#s.clock.now(),
           this.#s.disableAfterMs,
         );
+        this.#unwritten -= batch.length;
+        this.#wakeIfRoom();
         this.#s.onCompleted(batch, effects);
         // A retry was scheduled: the loop's sleep may now be too long.
         if (batch.some((b) => b.completion.status === "pending")) this.wake();
