@@ -30,6 +30,7 @@ import { main as runDispatch } from "./dispatch.js";
 import { main as runSqlite } from "./engine.js";
 import { main as runMemory } from "./engine-memory.js";
 import { main as runPostgres } from "./engine-postgres.js";
+import { main as runIngest } from "./ingest.js";
 import { main as runSigning } from "./signing.js";
 
 const SECTIONS: Record<string, (options: BenchOptions) => Promise<BenchReport>> = {
@@ -38,13 +39,14 @@ const SECTIONS: Record<string, (options: BenchOptions) => Promise<BenchReport>> 
   sqlite: runSqlite,
   postgres: runPostgres,
   memory: runMemory,
+  ingest: runIngest,
 };
 
 /** The sections to run, in order, from the command line (default: all but memory, unless BENCH_MEMORY=1). */
 function sectionsFromArgs(args: readonly string[]): string[] {
   const withMemory = process.env.BENCH_MEMORY === "1";
   const engine = ["sqlite", "postgres", ...(withMemory ? ["memory"] : [])];
-  if (args.length === 0) return ["signing", "dispatch", ...engine];
+  if (args.length === 0) return ["signing", "dispatch", ...engine, "ingest"];
   const chosen = args.flatMap((arg) => (arg === "engine" ? engine : [arg]));
   const unknown = chosen.filter((name) => !(name in SECTIONS));
   if (unknown.length > 0) {

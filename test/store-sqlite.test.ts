@@ -234,6 +234,46 @@ describe("SqliteStore", () => {
     await open().close();
   });
 
+  test("sends queued in one turn commit together, and one bad message fails only its own send", async () => {
+    const store = open();
+    await store.migrate();
+    const { app, endpoints } = await seed(store, { endpointCount: 1 });
+    const endpointId = endpoints[0]?.id ?? "";
+    const good = [messageRecord(app.id), messageRecord(app.id)];
+    const orphan = messageRecord("app_that_does_not_exist");
+    const results = await Promise.allSettled([
+      store.insertMessage(good[0] as MessageRecord, [deliveryRecord(good[0] as MessageRecord, endpointId)]),
+      store.insertMessage(orphan, [deliveryRecord(orphan, endpointId)]),
+      store.insertMessage(good[1] as MessageRecord, [deliveryRecord(good[1] as MessageRecord, endpointId)]),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(await store.getMessage(good[0]?.id ?? "")).not.toBeNull();
+    expect(await store.getMessage(good[1]?.id ?? "")).not.toBeNull();
+    expect(await store.getMessage(orphan.id)).toBeNull();
+    expect((await store.countDeliveries({ appId: "app_that_does_not_exist" })).pending).toBe(0);
+  });
+
+  test("a send racing close() is either written or refused as closed, never lost in between", async () => {
+    const store = open();
+    await store.migrate();
+    const { app, endpoints } = await seed(store, { endpointCount: 1 });
+    const messages = Array.from({ length: 20 }, () => messageRecord(app.id));
+    const sends = messages.map((m, i) => {
+      const sent = store.insertMessage(m, [deliveryRecord(m, endpoints[0]?.id ?? "")]);
+      return i === 10 ? store.close().then(() => sent) : sent;
+    });
+    const results = await Promise.allSettled(sends);
+    const reopened = open();
+    for (const [i, result] of results.entries()) {
+      const stored = await reopened.getMessage(messages[i]?.id ?? "");
+      if (result.status === "fulfilled") expect(stored).not.toBeNull();
+      else {
+        expect(result.reason).toBeInstanceOf(ConfigurationError);
+        expect(stored).toBeNull();
+      }
+    }
+  });
+
   test("data survives close and reopen", async () => {
     const first = open({ synchronous: "full" });
     await first.migrate();

@@ -121,6 +121,8 @@ export class DeliveryWorker {
   readonly #limiter = new RateLimiter();
   readonly #keys = new Map<string, SigningKey>();
   readonly #inFlight = new Map<string, { controller: AbortController; promise: Promise<void> }>();
+  /** Per endpoint: this worker's leases the store still counts (attempts in flight, or done but not written). */
+  readonly #endpointLoad = new Map<string, number>();
   #pending: CompletedAttempt[] = [];
   #flushing: Promise<void> = Promise.resolve();
   #flushScheduled = false;
@@ -278,14 +280,37 @@ export class DeliveryWorker {
       leaseMs: this.#s.leaseMs,
       limit,
       perEndpointLimit: this.#s.perEndpointConcurrency,
-      excludeEndpointIds: this.#limiter.exhausted(now),
+      // Endpoints this worker alone holds at their cap cannot give anything: the store then skips the claim.
+      excludeEndpointIds: [...this.#limiter.exhausted(now), ...this.#endpointsAtCap()],
     });
+  }
+
+  #endpointsAtCap(): string[] {
+    const atCap: string[] = [];
+    for (const [endpointId, load] of this.#endpointLoad) {
+      if (load >= this.#s.perEndpointConcurrency) atCap.push(endpointId);
+    }
+    return atCap;
+  }
+
+  #unload(endpointId: string): void {
+    const load = (this.#endpointLoad.get(endpointId) ?? 1) - 1;
+    if (load <= 0) this.#endpointLoad.delete(endpointId);
+    else this.#endpointLoad.set(endpointId, load);
   }
 
   #dispatch(claimed: ClaimedDelivery): Promise<void> {
     const controller = new AbortController();
+    const endpointId = claimed.endpoint.id;
+    this.#endpointLoad.set(endpointId, (this.#endpointLoad.get(endpointId) ?? 0) + 1);
     const promise = this.#attempt(claimed, controller.signal)
-      .catch((error) => this.#s.onError(error))
+      .then((buffered) => {
+        if (!buffered) this.#unload(endpointId);
+      })
+      .catch((error) => {
+        this.#unload(endpointId);
+        this.#s.onError(error);
+      })
       .finally(() => {
         this.#inFlight.delete(claimed.delivery.id);
         this.#wakeIfRoom();
@@ -294,7 +319,8 @@ export class DeliveryWorker {
     return promise;
   }
 
-  async #attempt(claimed: ClaimedDelivery, signal: AbortSignal): Promise<void> {
+  /** True when a completion was buffered: its lease ends when the completion is written. */
+  async #attempt(claimed: ClaimedDelivery, signal: AbortSignal): Promise<boolean> {
     const { endpoint } = claimed;
     if (endpoint.rateLimitPerSecond !== null && endpoint.rateLimitPerSecond > 0) {
       const waitMs = this.#limiter.take(endpoint.id, endpoint.rateLimitPerSecond, this.#s.clock.now());
@@ -303,7 +329,7 @@ export class DeliveryWorker {
           await this.#s.clock.sleep(waitMs, signal);
         } catch {
           this.#released.push(claimed.delivery.id);
-          return;
+          return false;
         }
       }
     }
@@ -312,7 +338,7 @@ export class DeliveryWorker {
       // Stopped mid-attempt: the receiver may or may not have it. Give the lease
       // back so it is sent again (at-least-once), without counting an attempt.
       this.#released.push(claimed.delivery.id);
-      return;
+      return false;
     }
     const completion = decideCompletion(claimed, outcome, this.#s, this.owner, this.#s.clock.now());
     this.#pending.push({ claimed, completion });
@@ -325,6 +351,7 @@ export class DeliveryWorker {
         void this.flush();
       });
     }
+    return true;
   }
 
   /** Claim again once enough slots are free to make a batch worth a transaction. */
@@ -375,6 +402,7 @@ export class DeliveryWorker {
           this.#s.disableAfterMs,
         );
         this.#unwritten -= batch.length;
+        for (const b of batch) this.#unload(b.claimed.endpoint.id);
         this.#wakeIfRoom();
         this.#s.onCompleted(batch, effects);
         // A retry was scheduled: the loop's sleep may now be too long.

@@ -18,6 +18,7 @@ interface ServeFlags {
   pgSchema?: string;
   /** A number from --workers, false from --no-workers, undefined otherwise. */
   workers?: number | false;
+  perEndpoint?: number;
   api: boolean;
   allowPrivate?: boolean;
   adminToken?: string;
@@ -49,6 +50,11 @@ export function serveCommand(): Command {
     .addOption(
       new Option("--workers <n>", "deliveries in flight at once in this process (default 64)")
         .env("HOOKLINE_WORKERS")
+        .argParser(parseInteger(1, 10_000)),
+    )
+    .addOption(
+      new Option("--per-endpoint <n>", "deliveries of one endpoint in flight at once, across every worker (default 10)")
+        .env("HOOKLINE_PER_ENDPOINT")
         .argParser(parseInteger(1, 10_000)),
     )
     .option("--no-workers", "run the API only (env HOOKLINE_NO_WORKERS=1)")
@@ -206,6 +212,7 @@ async function serve(flags: ServeFlags): Promise<void> {
       store,
       ...(flags.allowPrivate && { allowPrivateNetworks: true }),
       ...(typeof flags.workers === "number" && { concurrency: flags.workers }),
+      ...(flags.perEndpoint !== undefined && { perEndpointConcurrency: flags.perEndpoint }),
       ...(flags.leaseMs !== undefined && { leaseMs: flags.leaseMs }),
       ...(flags.retrySchedule !== undefined && { retrySchedule: flags.retrySchedule }),
     });

@@ -93,6 +93,8 @@ const SQL = {
   endpointById: "SELECT * FROM endpoints WHERE id = ?",
   deleteEndpoint: "DELETE FROM endpoints WHERE id = ?",
   enabledEndpoints: "SELECT * FROM endpoints WHERE app_id = ? AND disabled = 0 ORDER BY id",
+  enabledEndpointsLeft:
+    "SELECT EXISTS (SELECT 1 FROM endpoints WHERE disabled = 0 AND id NOT IN (SELECT value FROM json_each(?))) AS n",
   insertMessage: `${insertSql("messages", MESSAGE_COLUMNS)} ON CONFLICT (app_id, event_id) DO NOTHING`,
   messageById: "SELECT * FROM messages WHERE id = ?",
   messageByEvent: "SELECT * FROM messages WHERE app_id = ? AND event_id = ?",
@@ -298,6 +300,8 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    // Sends already accepted are written before the file closes.
+    if (this.#insertQueue.length > 0 && this.#db !== null) this.#flushInserts(this.#db);
     this.#closed = true;
     const opening = this.#opening;
     this.#opening = null;
@@ -396,20 +400,70 @@ export class SqliteStore implements Store {
 
   // --- messages -------------------------------------------------------------
 
+  #insertQueue: {
+    message: MessageRecord;
+    deliveries: DeliveryRecord[];
+    resolve: (result: InsertMessageResult) => void;
+    reject: (error: unknown) => void;
+  }[] = [];
+
+  /**
+   * Group commit: the messages sent while the event loop was busy are written
+   * in one transaction (each in its own savepoint, so one bad row fails only
+   * its own send), and every send resolves once that commit is durable.
+   */
   async insertMessage(message: MessageRecord, deliveries: DeliveryRecord[]): Promise<InsertMessageResult> {
     const db = await this.#connection();
-    return this.#write(db, () => {
-      if (this.#stmt(db, SQL.insertMessage).run(...messageToRow(message)).changes === 0) {
-        const existing = this.#stmt(db, SQL.messageByEvent).get(message.appId, message.eventId);
-        // ON CONFLICT names only (app_id, event_id), so any other conflict threw: the row is there.
-        if (existing === undefined) throw new Error(`message ${message.appId}/${message.eventId} vanished`);
-        const count = this.#stmt(db, SQL.deliveriesOfMessage).get(existing.id);
-        return { message: rowToMessage(existing), deliveryCount: Number(count?.n ?? 0), created: false };
+    // close() may have run while the connection was awaited.
+    if (this.#closed) throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", "the SQLite store is closed");
+    return new Promise<InsertMessageResult>((resolve, reject) => {
+      this.#insertQueue.push({ message, deliveries, resolve, reject });
+      if (this.#insertQueue.length === 1) {
+        setImmediate(() => {
+          if (this.#insertQueue.length > 0) this.#flushInserts(db);
+        });
       }
-      const insert = this.#stmt(db, SQL.insertDelivery);
-      for (const delivery of deliveries) insert.run(...deliveryToRow(delivery));
-      return { message: structuredClone(message), deliveryCount: deliveries.length, created: true };
     });
+  }
+
+  #flushInserts(db: Database): void {
+    const batch = this.#insertQueue.splice(0);
+    const outcomes: ({ ok: true; value: InsertMessageResult } | { ok: false; error: unknown })[] = [];
+    try {
+      this.#write(db, () => {
+        for (const item of batch) {
+          try {
+            outcomes.push({
+              ok: true,
+              value: db.transaction(() => this.#insertOne(db, item.message, item.deliveries))(),
+            });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+      });
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const outcome = outcomes[i];
+      if (outcome?.ok) item.resolve(outcome.value);
+      else item.reject(outcome?.error);
+    });
+  }
+
+  #insertOne(db: Database, message: MessageRecord, deliveries: DeliveryRecord[]): InsertMessageResult {
+    if (this.#stmt(db, SQL.insertMessage).run(...messageToRow(message)).changes === 0) {
+      const existing = this.#stmt(db, SQL.messageByEvent).get(message.appId, message.eventId);
+      // ON CONFLICT names only (app_id, event_id), so any other conflict threw: the row is there.
+      if (existing === undefined) throw new Error(`message ${message.appId}/${message.eventId} vanished`);
+      const count = this.#stmt(db, SQL.deliveriesOfMessage).get(existing.id);
+      return { message: rowToMessage(existing), deliveryCount: Number(count?.n ?? 0), created: false };
+    }
+    const insert = this.#stmt(db, SQL.insertDelivery);
+    for (const delivery of deliveries) insert.run(...deliveryToRow(delivery));
+    return { message: structuredClone(message), deliveryCount: deliveries.length, created: true };
   }
 
   async getMessage(id: string): Promise<MessageRecord | null> {
@@ -436,6 +490,9 @@ export class SqliteStore implements Store {
     const { now, owner, leaseMs, limit, perEndpointLimit } = options;
     const db = await this.#connection();
     if (limit < 1 || perEndpointLimit < 1) return [];
+    const excluded = options.excludeEndpointIds ?? [];
+    // Nothing can be taken when every enabled endpoint is excluded: skip the write transaction and the scan.
+    if (excluded.length > 0 && !this.#stmt(db, SQL.enabledEndpointsLeft).get(JSON.stringify(excluded))?.n) return [];
     return this.#write(db, () => {
       // Endpoints whose rows the next candidate query skips: the caller's, then each one found at its cap.
       const skipped = new Set(options.excludeEndpointIds ?? []);
@@ -463,6 +520,8 @@ export class SqliteStore implements Store {
         }
         const last = rows[rows.length - 1];
         if (rows.length < batchSize || last === undefined) break;
+        // Every enabled endpoint is at its cap or excluded: the rest of the queue holds nothing to take.
+        if (skipped.size > 0 && !this.#stmt(db, SQL.enabledEndpointsLeft).get(JSON.stringify([...skipped]))?.n) break;
         after = { at: Number(last.next_attempt_at), id: String(last.id) };
       }
       if (chosen.length === 0) return [];
