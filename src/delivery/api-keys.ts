@@ -78,16 +78,24 @@ export class ApiKeys {
   }
 
   async delete(id: string): Promise<void> {
+    const removed = await this.#deleteWhere((key) => key.id === id);
+    if (removed === 0) throw new NotFoundError(`API key ${JSON.stringify(id)} not found`);
+  }
+
+  /** Revokes every key of an app (when the app is deleted); resolves with how many. */
+  deleteForApp(appId: string): Promise<number> {
+    return this.#deleteWhere((key) => key.appId === appId);
+  }
+
+  async #deleteWhere(matches: (key: ApiKey) => boolean): Promise<number> {
+    const doomed: string[] = [];
     let cursor: string | undefined;
-    for (;;) {
+    do {
       const page = await this.#store.listDocuments(NAMESPACE, { limit: 250, ...(cursor && { cursor }) });
-      const found = page.data.find((d) => (JSON.parse(d.value) as ApiKey).id === id);
-      if (found) {
-        await this.#store.deleteDocument(NAMESPACE, found.key);
-        return;
-      }
-      if (page.nextCursor === null) throw new NotFoundError(`API key ${JSON.stringify(id)} not found`);
-      cursor = page.nextCursor;
-    }
+      for (const d of page.data) if (matches(JSON.parse(d.value) as ApiKey)) doomed.push(d.key);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    for (const hash of doomed) await this.#store.deleteDocument(NAMESPACE, hash);
+    return doomed.length;
   }
 }

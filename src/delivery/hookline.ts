@@ -369,8 +369,10 @@ export class Hookline extends EventEmitter<HooklineEvents> {
       if (!updated) throw new NotFoundError(`app ${JSON.stringify(id)} not found`);
       return updated;
     },
+    /** Deletes the app with its endpoints, messages, deliveries, attempts and API keys. */
     delete: async (id: string): Promise<void> => {
       const app = await this.apps.get(id);
+      await this.apiKeys.deleteForApp(app.id);
       await this.store.deleteApp(app.id);
     },
     /**

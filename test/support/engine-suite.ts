@@ -444,6 +444,11 @@ export function describeEngine(name: string, open: () => Promise<EngineHarness>,
       expect(stored).not.toContain(scoped.token);
       await hl.apiKeys.delete(scoped.key.id);
       expect(await hl.apiKeys.verify(scoped.token)).toBeNull();
+      await expect(hl.apiKeys.delete(scoped.key.id)).rejects.toThrow(NotFoundError);
+      const again = await hl.apiKeys.create({ appId: app.id });
+      await hl.apps.delete(app.id);
+      expect(await hl.apiKeys.verify(again.token)).toBeNull();
+      expect(await hl.apiKeys.verify(admin.token)).not.toBeNull();
     });
   });
 }
