@@ -169,6 +169,16 @@ export function requireInteger(name: string, value: unknown, min: number): asser
   }
 }
 
+/** Throws a ConfigurationError unless `value` is a string of at most `maxLength` characters. */
+export function requireText(name: string, value: unknown, maxLength: number): asserts value is string {
+  if (typeof value !== "string" || value.length > maxLength) {
+    throw new ConfigurationError(
+      "HOOKLINE_CONFIGURATION_INVALID",
+      `${name} must be a string of ≤ ${maxLength} characters`,
+    );
+  }
+}
+
 export interface DeliveryResultOptions {
   webhookId: string;
   eventId: string;

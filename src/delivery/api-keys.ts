@@ -68,13 +68,8 @@ export class ApiKeys {
 
   /** Whether any admin key exists (a first start creates one). */
   async hasAdminKey(): Promise<boolean> {
-    let cursor: string | undefined;
-    for (;;) {
-      const page = await this.#store.listDocuments(NAMESPACE, { limit: 250, ...(cursor && { cursor }) });
-      if (page.data.some((d) => (JSON.parse(d.value) as ApiKey).appId === null)) return true;
-      if (page.nextCursor === null) return false;
-      cursor = page.nextCursor;
-    }
+    for await (const { key } of this.#all()) if (key.appId === null) return true;
+    return false;
   }
 
   async delete(id: string): Promise<void> {
@@ -89,13 +84,18 @@ export class ApiKeys {
 
   async #deleteWhere(matches: (key: ApiKey) => boolean): Promise<number> {
     const doomed: string[] = [];
+    for await (const { hash, key } of this.#all()) if (matches(key)) doomed.push(hash);
+    for (const hash of doomed) await this.#store.deleteDocument(NAMESPACE, hash);
+    return doomed.length;
+  }
+
+  /** Every stored key with the hash it is filed under, page by page. */
+  async *#all(): AsyncGenerator<{ hash: string; key: ApiKey }> {
     let cursor: string | undefined;
     do {
       const page = await this.#store.listDocuments(NAMESPACE, { limit: 250, ...(cursor && { cursor }) });
-      for (const d of page.data) if (matches(JSON.parse(d.value) as ApiKey)) doomed.push(d.key);
+      for (const d of page.data) yield { hash: d.key, key: JSON.parse(d.value) as ApiKey };
       cursor = page.nextCursor ?? undefined;
     } while (cursor !== undefined);
-    for (const hash of doomed) await this.#store.deleteDocument(NAMESPACE, hash);
-    return doomed.length;
   }
 }

@@ -3,7 +3,7 @@ import { WebhookStatus } from "../core/enums.js";
 import { ConfigurationError } from "../core/errors.js";
 import { DeliveryResult, requireInteger, type WebhookConfig, WebhookEvent } from "../core/models.js";
 import { WebhookRegistry } from "../registry/registry.js";
-import { parseSigningSecret, type SigningKey } from "../signing/secrets.js";
+import { signingKeyFor } from "../signing/secrets.js";
 import { HTTPWebhookTransport } from "../transport/callback-transport.js";
 import { WebhookTransport } from "../transport/transport.js";
 import { type AttemptOutcome, attemptDelivery, type DeliveryRequest } from "./deliver.js";
@@ -33,7 +33,6 @@ export class WebhookDispatcher {
   readonly #transport: WebhookTransport;
   readonly #clock: Clock;
   readonly #onAttempt: ((result: DeliveryResult) => void) | undefined;
-  readonly #keys = new WeakMap<WebhookConfig, SigningKey>();
 
   constructor(registry: WebhookRegistry, transport: WebhookTransport, options: WebhookDispatcherOptions = {}) {
     if (!(registry instanceof WebhookRegistry)) {
@@ -99,11 +98,6 @@ export class WebhookDispatcher {
   }
 
   #request(config: WebhookConfig, event: WebhookEvent): DeliveryRequest {
-    let key = this.#keys.get(config);
-    if (key === undefined) {
-      key = parseSigningSecret(config.secret);
-      this.#keys.set(config, key);
-    }
     return {
       url: config.url,
       body: event.toJson(),
@@ -111,7 +105,7 @@ export class WebhookDispatcher {
       eventType: event.eventType,
       secret: config.secret,
       signatureAlgorithm: config.signatureAlgorithm,
-      signingKeys: [key],
+      signingKeys: [signingKeyFor(config.secret)],
       timeoutMs: config.timeoutMs,
     };
   }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Clock } from "../core/clock.js";
 import { ConfigurationError, ConflictError, NotFoundError } from "../core/errors.js";
+import { requireText } from "../core/models.js";
 import type { Page, PageOptions, Store } from "../store/store.js";
 
 const NAMESPACE = "event_type";
@@ -156,12 +157,7 @@ function validName(name: unknown): string {
 function validFields(input: Partial<EventTypeInput>): Partial<EventType> {
   const out: Partial<EventType> = {};
   if (input.description !== undefined) {
-    if (typeof input.description !== "string" || input.description.length > 4096) {
-      throw new ConfigurationError(
-        "HOOKLINE_CONFIGURATION_INVALID",
-        "description must be a string of ≤ 4096 characters",
-      );
-    }
+    requireText("description", input.description, 4096);
     out.description = input.description;
   }
   if (input.archived !== undefined) {

@@ -1,10 +1,11 @@
 import { EventEmitter } from "node:events";
+import { isIP } from "node:net";
 import { type Clock, systemClock } from "../core/clock.js";
 import { isSignatureAlgorithm, type SignatureAlgorithm } from "../core/enums.js";
 import { ConfigurationError, ConflictError, NotFoundError } from "../core/errors.js";
 import { matchesEventType } from "../core/event-filter.js";
 import { newId } from "../core/ids.js";
-import { requireInteger, WebhookEvent } from "../core/models.js";
+import { requireInteger, requireText, WebhookEvent } from "../core/models.js";
 import { DEFAULTS } from "../core/options.js";
 import { generateSecret, parseSigningSecret } from "../signing/secrets.js";
 import { MemoryStore } from "../store/memory/memory-store.js";
@@ -631,12 +632,7 @@ export class Hookline extends EventEmitter<HooklineEvents> {
     if (input.eventTypes !== undefined) patch.eventTypes = optionalNames("eventTypes", input.eventTypes) ?? [];
     if (input.channels !== undefined) patch.channels = optionalNames("channels", input.channels ?? undefined);
     if (input.description !== undefined) {
-      if (typeof input.description !== "string" || input.description.length > 4096) {
-        throw new ConfigurationError(
-          "HOOKLINE_CONFIGURATION_INVALID",
-          "description must be a string of ≤ 4096 characters",
-        );
-      }
+      requireText("description", input.description, 4096);
       patch.description = input.description;
     }
     if (input.uid !== undefined) {
@@ -708,7 +704,7 @@ export class Hookline extends EventEmitter<HooklineEvents> {
     }
     // A literal address the guard refuses can never be delivered: say so now, not at every attempt.
     const host = parsed.hostname.replace(/^\[|\]$/g, "");
-    if (/^[0-9.]+$|:/.test(host)) {
+    if (isIP(host) !== 0) {
       const range = this.#egress.refusedRange(host);
       if (range !== null) {
         throw new ConfigurationError(

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Clock } from "../core/clock.js";
 import { newId } from "../core/ids.js";
-import { parseSigningSecret, type SigningKey } from "../signing/secrets.js";
+import { signingKeyFor } from "../signing/secrets.js";
 import type { ClaimedDelivery, Completion, Store } from "../store/store.js";
 import type { WebhookTransport } from "../transport/transport.js";
 import { type AttemptOutcome, attemptDelivery, type DeliveryRequest } from "./deliver.js";
@@ -119,7 +119,6 @@ export class DeliveryWorker {
   readonly owner = `wrk_${randomBytes(8).toString("hex")}`;
   readonly #s: WorkerSettings;
   readonly #limiter = new RateLimiter();
-  readonly #keys = new Map<string, SigningKey>();
   readonly #inFlight = new Map<string, { controller: AbortController; promise: Promise<void> }>();
   /** Per endpoint: this worker's leases the store still counts (attempts in flight, or done but not written). */
   readonly #endpointLoad = new Map<string, number>();
@@ -374,22 +373,12 @@ export class DeliveryWorker {
       eventType: message.eventType,
       secret: current.secret,
       signatureAlgorithm: endpoint.signatureAlgorithm,
-      signingKeys: live.map((s) => this.#key(s.secret)),
+      signingKeys: live.map((s) => signingKeyFor(s.secret)),
       // The attempt must end well inside its lease, or another worker could start it again.
       timeoutMs: Math.min(endpoint.timeoutMs, Math.floor(this.#s.leaseMs * 0.8)),
       headers: endpoint.headers,
       svixHeaders: message.bodyFormat === "payload",
     };
-  }
-
-  #key(secret: string): SigningKey {
-    let key = this.#keys.get(secret);
-    if (key === undefined) {
-      key = parseSigningSecret(secret);
-      if (this.#keys.size > 10_000) this.#keys.clear();
-      this.#keys.set(secret, key);
-    }
-    return key;
   }
 
   async #writeCompletions(): Promise<void> {

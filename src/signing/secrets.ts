@@ -51,6 +51,23 @@ function decodeBase64(secret: string, prefix: string): Buffer {
   return Buffer.from(body, "base64");
 }
 
+const parsedKeys = new Map<string, SigningKey>();
+const MAX_CACHED_KEYS = 10_000;
+
+/**
+ * {@link parseSigningSecret}, remembered per secret: every attempt signs, and
+ * parsing (base64, ed25519 key objects) would otherwise be repeated each time.
+ */
+export function signingKeyFor(secret: string): SigningKey {
+  let key = parsedKeys.get(secret);
+  if (key === undefined) {
+    key = parseSigningSecret(secret);
+    if (parsedKeys.size >= MAX_CACHED_KEYS) parsedKeys.clear();
+    parsedKeys.set(secret, key);
+  }
+  return key;
+}
+
 /**
  * Parses a secret the way the Standard Webhooks headers use it: `whsec_…` is
  * the base64 of the HMAC key, `whsk_…`/`whpk_…` an ed25519 secret or public
