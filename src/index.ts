@@ -80,6 +80,7 @@ export type {
   Page,
   PageOptions,
   Store,
+  WorkerRecord,
 } from "./store/store.js";
 export { HTTPWebhookTransport, type WebhookTransportHandler } from "./transport/callback-transport.js";
 export { EgressPolicy, type EgressPolicyOptions } from "./transport/egress-guard.js";

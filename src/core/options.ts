@@ -44,8 +44,11 @@ export const DEFAULTS = {
   perEndpointConcurrency: 10,
   /** Engine: rows claimed, and completions written, per transaction. */
   batchSize: 100,
-  /** Engine: a claimed delivery is claimable again this long after its claim if not completed. */
-  leaseMs: 120_000,
+  /**
+   * Engine: a lease lives this long past its worker's last heartbeat (workers beat every third of
+   * it), so a worker that dies without a word holds its deliveries at most this long.
+   */
+  leaseMs: 9_000,
   /** Engine: safety-net poll when no wake-up arrives. */
   pollIntervalMs: 1_000,
   /** Engine: an endpoint failing without a single success this long is disabled. */

@@ -53,7 +53,11 @@ export interface HooklineOptions {
   perEndpointConcurrency?: number;
   /** Rows per claim and per completion batch (default 100). */
   batchSize?: number;
-  /** How long a claimed delivery stays leased (default 2 min); attempts are cut to 80 % of it. */
+  /**
+   * How long a lease outlives its worker's last heartbeat (default 9 s; workers beat every third of
+   * it and extend their leases meanwhile, so attempts may run as long as their endpoint's timeout).
+   * A worker on the same host that finds a dead predecessor takes its leases over at once.
+   */
   leaseMs?: number;
   /** Safety-net poll when no wake-up arrives (default 1 s). */
   pollIntervalMs?: number;

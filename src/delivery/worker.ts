@@ -5,6 +5,7 @@ import { signingKeyFor } from "../signing/secrets.js";
 import type { ClaimedDelivery, Completion, Store } from "../store/store.js";
 import type { WebhookTransport } from "../transport/transport.js";
 import { type AttemptOutcome, attemptDelivery, type DeliveryRequest } from "./deliver.js";
+import { deadWorkers, registerLocalWorker, THIS_HOST, unregisterLocalWorker } from "./liveness.js";
 import { applyRetryAfter, parseRetryAfterMs, type RetryPolicy } from "./retry-policy.js";
 
 export interface WorkerSettings {
@@ -15,6 +16,7 @@ export interface WorkerSettings {
   concurrency: number;
   perEndpointConcurrency: number;
   batchSize: number;
+  /** A lease lives this long past its worker's last heartbeat; heartbeats come every third of it. */
   leaseMs: number;
   pollIntervalMs: number;
   disableAfterMs: number;
@@ -114,6 +116,12 @@ export class RateLimiter {
  * under a lease, sends them concurrently (capped globally and per endpoint),
  * and writes completions in batches. Woken at once by `wake()` (a send in this
  * process, a notification from another), otherwise polls slowly.
+ *
+ * While it works it heartbeats: each beat refreshes its registration and
+ * extends all its leases, so an attempt may run as long as its endpoint's
+ * timeout, and a lease outlives a dead worker by at most `leaseMs`. Each beat
+ * also hands back the leases of workers known dead (see `liveness.ts`), so a
+ * process restarted after a SIGKILL takes over its predecessor's work at once.
  */
 export class DeliveryWorker {
   readonly owner = `wrk_${randomBytes(8).toString("hex")}`;
@@ -133,6 +141,9 @@ export class DeliveryWorker {
   #retryFlushTimer: NodeJS.Timeout | undefined;
   /** Completions buffered in #pending, not yet written. */
   #unwritten = 0;
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #beating: Promise<void> | null = null;
+  #registeredAt: number | null = null;
 
   readonly #claimThreshold: number;
 
@@ -152,7 +163,8 @@ export class DeliveryWorker {
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    this.#loop = this.#run();
+    this.#startHeartbeat();
+    this.#loop = this.#beat().then(() => this.#run());
   }
 
   /** New work may be due: claim now instead of at the next poll. */
@@ -185,6 +197,7 @@ export class DeliveryWorker {
     this.#retryFlushTimer = undefined;
     const released = this.#released.splice(0);
     if (released.length > 0) await this.#s.store.release(this.owner, released, this.#s.clock.now());
+    await this.#deregister();
   }
 
   /**
@@ -193,16 +206,66 @@ export class DeliveryWorker {
    * workers (a cron job); `start()` runs the same steps continuously.
    */
   async processDue(): Promise<number> {
-    let attempts = 0;
-    for (;;) {
-      const claimed = await this.#claim(this.#s.batchSize);
-      if (claimed.length === 0) break;
-      attempts += claimed.length;
-      await Promise.all(claimed.map((c) => this.#dispatch(c)));
-      await this.flush();
+    const oneShot = !this.#running && this.#heartbeatTimer === undefined;
+    if (oneShot) {
+      this.#startHeartbeat();
+      await this.#beat();
     }
-    await this.flush();
-    return attempts;
+    try {
+      let attempts = 0;
+      for (;;) {
+        const claimed = await this.#claim(this.#s.batchSize);
+        if (claimed.length === 0) break;
+        attempts += claimed.length;
+        await Promise.all(claimed.map((c) => this.#dispatch(c)));
+        await this.flush();
+      }
+      await this.flush();
+      return attempts;
+    } finally {
+      if (oneShot && !this.#running) await this.#deregister();
+    }
+  }
+
+  #startHeartbeat(): void {
+    registerLocalWorker(this.owner);
+    this.#heartbeatTimer ??= setInterval(() => void this.#beat(), Math.max(1, Math.floor(this.#s.leaseMs / 3))).unref();
+  }
+
+  /** Refreshes this worker and its leases, then hands back the leases of dead workers. Never overlaps itself. */
+  #beat(): Promise<void> {
+    this.#beating ??= (async () => {
+      try {
+        const now = this.#s.clock.now();
+        this.#registeredAt ??= now;
+        const { store, leaseMs } = this.#s;
+        await store.heartbeat(
+          { id: this.owner, host: THIS_HOST, pid: process.pid, startedAt: this.#registeredAt, heartbeatAt: now },
+          now + leaseMs,
+        );
+        let handedBack = 0;
+        for (const dead of deadWorkers(await store.listWorkers(), now, leaseMs)) {
+          handedBack += await store.releaseWorker(dead.id, now);
+        }
+        if (handedBack > 0) this.wake();
+      } catch (error) {
+        this.#s.onError(error);
+      } finally {
+        this.#beating = null;
+      }
+    })();
+    return this.#beating;
+  }
+
+  /** Stops heartbeating and removes this worker from the store, handing back any lease still held. */
+  async #deregister(): Promise<void> {
+    clearInterval(this.#heartbeatTimer);
+    this.#heartbeatTimer = undefined;
+    await this.#beating;
+    unregisterLocalWorker(this.owner);
+    if (this.#registeredAt === null) return;
+    this.#registeredAt = null;
+    await this.#s.store.releaseWorker(this.owner, this.#s.clock.now());
   }
 
   /** Writes every buffered completion; resolves when they are durable. */
@@ -374,8 +437,8 @@ export class DeliveryWorker {
       secret: current.secret,
       signatureAlgorithm: endpoint.signatureAlgorithm,
       signingKeys: live.map((s) => signingKeyFor(s.secret)),
-      // The attempt must end well inside its lease, or another worker could start it again.
-      timeoutMs: Math.min(endpoint.timeoutMs, Math.floor(this.#s.leaseMs * 0.8)),
+      // Heartbeats extend the lease while the attempt runs, so the endpoint's own timeout applies.
+      timeoutMs: endpoint.timeoutMs,
       headers: endpoint.headers,
       svixHeaders: message.bodyFormat === "payload",
     };

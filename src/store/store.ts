@@ -125,6 +125,19 @@ export interface AttemptRecord {
   succeeded: boolean;
 }
 
+/**
+ * A worker process as the store knows it. Its leases stay alive while it
+ * heartbeats; once it stops, any other worker may take them over.
+ */
+export interface WorkerRecord {
+  id: string;
+  /** The machine and PID namespace the process runs in: where its `pid` means something. */
+  host: string;
+  pid: number;
+  startedAt: number;
+  heartbeatAt: number;
+}
+
 export interface ClaimedDelivery {
   delivery: DeliveryRecord;
   message: MessageRecord;
@@ -281,8 +294,24 @@ export interface Store {
    * health (failing since, disabled after `disableAfterMs` of failures or on 410).
    */
   complete(completions: Completion[], now: number, disableAfterMs: number): Promise<CompletionEffects>;
-  /** Gives leased deliveries back, due now, without recording an attempt. */
+  /**
+   * Gives leased deliveries back without recording an attempt, due again as
+   * of their `createdAt`: they were at the head of the queue when claimed,
+   * so they go back to it instead of behind every delivery due since.
+   */
   release(owner: string, deliveryIds: readonly string[], now: number): Promise<void>;
+  /**
+   * Registers the worker or refreshes its heartbeat, and extends every lease
+   * it holds to `leaseUntil`, in one transaction.
+   */
+  heartbeat(worker: WorkerRecord, leaseUntil: number): Promise<void>;
+  /** Every registered worker, live or not. */
+  listWorkers(): Promise<WorkerRecord[]>;
+  /**
+   * Hands back every lease the worker holds, as `release` does, and forgets
+   * the worker; returns how many leases were handed back.
+   */
+  releaseWorker(workerId: string, now: number): Promise<number>;
   getDelivery(id: string): Promise<DeliveryRecord | null>;
   listDeliveries(filter: DeliveryFilter): Promise<Page<DeliveryRecord>>;
   /** Makes a delivery due now for one manual attempt; null if unknown or currently sending. */

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "..", "..");
@@ -12,9 +12,21 @@ export interface WorkerProcess {
   output(): string;
 }
 
-/** Starts test/fixtures/delivery-worker.ts in its own Node process with the given environment. */
-export function spawnDeliveryWorker(env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/delivery-worker.ts"], {
+/**
+ * Starts test/fixtures/delivery-worker.ts in its own Node process with the given environment. With
+ * `ownPidNamespace`, the process runs in a PID namespace of its own (`unshare`, root only), so to the
+ * other workers it is as if it ran on another machine: its PID means nothing to them.
+ */
+export function spawnDeliveryWorker(
+  env: Record<string, string>,
+  options: { ownPidNamespace?: boolean } = {},
+): WorkerProcess {
+  const node = [process.execPath, "--import", "tsx", "test/fixtures/delivery-worker.ts"];
+  // --kill-child: a SIGKILL of unshare reaches the worker too (it is the namespace's init).
+  const command = options.ownPidNamespace
+    ? ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL", ...node]
+    : node;
+  const child = spawn(command[0] as string, command.slice(1), {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -42,4 +54,9 @@ export async function waitFor(predicate: () => boolean, timeoutMs: number, what:
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** True when this machine lets a test start a process in a PID namespace of its own (root with `unshare`). */
+export function canUsePidNamespaces(): boolean {
+  return spawnSync("unshare", ["--pid", "--fork", "--mount-proc", "true"], { stdio: "ignore" }).status === 0;
 }

@@ -947,6 +947,79 @@ export function describeStoreContract(
     });
 
     // -----------------------------------------------------------------------
+    describe("worker liveness", () => {
+      const worker = (id: string, heartbeatAt: number) => ({
+        id,
+        host: "host-a",
+        pid: 4242,
+        startedAt: T0,
+        heartbeatAt,
+      });
+
+      it("a heartbeat registers the worker, refreshes it, and extends only that worker's leases", async () => {
+        const app = await seedApp(store);
+        const endpoint = await seedEndpoint(store, app.id);
+        const mine = await seedDelivery(store, endpoint, { nextAttemptAt: T0 });
+        const theirs = await seedDelivery(store, endpoint, { nextAttemptAt: T0 });
+        const waiting = await seedDelivery(store, endpoint, { nextAttemptAt: T0 + HOUR_MS });
+        const [a] = await store.claimDue(claimOptions("w1", T0, { limit: 1 }));
+        const [b] = await store.claimDue(claimOptions("w2", T0, { limit: 1 }));
+        expect([a?.delivery.id, b?.delivery.id]).toEqual([mine.id, theirs.id]);
+
+        await store.heartbeat(worker("w1", T0 + 1_000), T0 + 1_000 + LEASE_MS);
+        expect(await store.listWorkers()).toEqual([worker("w1", T0 + 1_000)]);
+        await store.heartbeat(worker("w1", T0 + 2_000), T0 + 2_000 + LEASE_MS);
+        expect(await store.listWorkers()).toEqual([worker("w1", T0 + 2_000)]);
+
+        expect(await store.getDelivery(mine.id)).toMatchObject({
+          status: "sending",
+          nextAttemptAt: T0 + 2_000 + LEASE_MS,
+        });
+        expect(await store.getDelivery(theirs.id)).toMatchObject({ status: "sending", nextAttemptAt: T0 + LEASE_MS });
+        expect(await store.getDelivery(waiting.id)).toMatchObject({ status: "pending", nextAttemptAt: T0 + HOUR_MS });
+        // The extended lease still counts against the endpoint and is not claimable after the first expiry.
+        expect((await store.claimDue(claimOptions("w3", T0 + LEASE_MS))).map((c) => c.delivery.id)).toEqual([
+          theirs.id,
+        ]);
+      });
+
+      it("releaseWorker hands back every lease of that worker at once and forgets it", async () => {
+        const app = await seedApp(store);
+        const endpoint = await seedEndpoint(store, app.id);
+        const rows = [
+          await seedDelivery(store, endpoint, { nextAttemptAt: T0 }),
+          await seedDelivery(store, endpoint, { nextAttemptAt: T0 }),
+        ];
+        const other = await seedDelivery(store, endpoint, { nextAttemptAt: T0 });
+        expect(await store.claimDue(claimOptions("dead", T0, { limit: 2, perEndpointLimit: 3 }))).toHaveLength(2);
+        expect(await store.claimDue(claimOptions("alive", T0, { limit: 1, perEndpointLimit: 3 }))).toHaveLength(1);
+        await store.heartbeat(worker("dead", T0), T0 + LEASE_MS);
+        await store.heartbeat(worker("alive", T0), T0 + LEASE_MS);
+
+        // At the cap, nothing is claimable while the dead worker's leases still count.
+        expect(await store.claimDue(claimOptions("alive", T0 + 100, { perEndpointLimit: 3 }))).toEqual([]);
+        expect(await store.releaseWorker("dead", T0 + 100)).toBe(2);
+        expect((await store.listWorkers()).map((w) => w.id)).toEqual(["alive"]);
+        for (const row of rows) {
+          // Due at their claim time: ahead of anything that became due since.
+          expect(await store.getDelivery(row.id)).toMatchObject({
+            status: "pending",
+            leaseOwner: null,
+            nextAttemptAt: T0,
+            attemptCount: 0,
+            updatedAt: T0 + 100,
+          });
+        }
+        expect(await store.getDelivery(other.id)).toMatchObject({ status: "sending", leaseOwner: "alive" });
+        const taken = await store.claimDue(claimOptions("alive", T0 + 100, { perEndpointLimit: 3 }));
+        expect(taken.map((c) => c.delivery.id).sort()).toEqual(sortedIds(rows));
+        // Released once: the new leases belong to "alive", not to the forgotten worker.
+        expect(await store.releaseWorker("dead", T0 + 200)).toBe(0);
+        expect(await store.getDelivery(must(rows[0]).id)).toMatchObject({ status: "sending", leaseOwner: "alive" });
+      });
+    });
+
+    // -----------------------------------------------------------------------
     describe("complete", () => {
       async function claimOne(owner = "w1", now = T0, leaseMs = LEASE_MS) {
         const app = await seedApp(store);
@@ -1090,8 +1163,9 @@ export function describeStoreContract(
         expect(await store.getDelivery(claimed.delivery.id)).toMatchObject({
           status: "pending",
           attemptCount: 0,
-          nextAttemptAt: T0 + 1,
+          nextAttemptAt: T0,
           leaseOwner: null,
+          updatedAt: T0 + 1,
         });
         expect((await store.listAttempts({ deliveryId: claimed.delivery.id })).data).toEqual([completion.attempt]);
       });
@@ -1277,7 +1351,7 @@ export function describeStoreContract(
 
     // -----------------------------------------------------------------------
     describe("release", () => {
-      it("gives the owner's leased deliveries back, due now, and ignores other owners", async () => {
+      it("gives the owner's leased deliveries back, due at their claim time, and ignores other owners", async () => {
         const app = await seedApp(store);
         const endpoint = await seedEndpoint(store, app.id);
         const pendingLater = await seedDelivery(store, endpoint, { nextAttemptAt: T0 + HOUR_MS });
@@ -1292,9 +1366,10 @@ export function describeStoreContract(
         for (const d of [d1, d2]) {
           expect(await store.getDelivery(must(d).id)).toMatchObject({
             status: "pending",
-            nextAttemptAt: T0 + 10,
+            nextAttemptAt: T0,
             leaseOwner: null,
             attemptCount: 0,
+            updatedAt: T0 + 10,
           });
         }
         expect(await store.getDelivery(must(d3).id)).toEqual(d3);

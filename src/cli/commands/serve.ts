@@ -69,7 +69,7 @@ export function serveCommand(): Command {
       ),
     )
     .addOption(
-      new Option("--lease-ms <ms>", "how long a claimed delivery stays leased (default 120000)")
+      new Option("--lease-ms <ms>", "how long a lease outlives a silent worker (default 9000)")
         .env("HOOKLINE_LEASE_MS")
         .argParser(parseInteger(100)),
     )

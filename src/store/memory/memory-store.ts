@@ -19,6 +19,7 @@ import type {
   Page,
   PageOptions,
   Store,
+  WorkerRecord,
 } from "../store.js";
 
 const clone = <T>(value: T): T => structuredClone(value);
@@ -56,6 +57,7 @@ export class MemoryStore implements Store {
   readonly #deliveries = new Map<string, DeliveryRecord>();
   readonly #attempts = new Map<string, AttemptRecord>();
   readonly #documents = new Map<string, DocumentRecord>();
+  readonly #workers = new Map<string, WorkerRecord>();
 
   async migrate(): Promise<void> {}
   async ping(): Promise<void> {}
@@ -249,11 +251,44 @@ export class MemoryStore implements Store {
     return effects;
   }
 
+  async heartbeat(worker: WorkerRecord, leaseUntil: number): Promise<void> {
+    this.#workers.set(worker.id, clone(worker));
+    for (const delivery of this.#deliveries.values()) {
+      if (delivery.status === "sending" && delivery.leaseOwner === worker.id) delivery.nextAttemptAt = leaseUntil;
+    }
+  }
+
+  async listWorkers(): Promise<WorkerRecord[]> {
+    return [...this.#workers.values()].map(clone);
+  }
+
+  async releaseWorker(workerId: string, now: number): Promise<number> {
+    this.#workers.delete(workerId);
+    let released = 0;
+    for (const delivery of this.#deliveries.values()) {
+      if (delivery.status === "sending" && delivery.leaseOwner === workerId) {
+        Object.assign(delivery, {
+          status: "pending",
+          leaseOwner: null,
+          nextAttemptAt: delivery.createdAt,
+          updatedAt: now,
+        });
+        released++;
+      }
+    }
+    return released;
+  }
+
   async release(owner: string, deliveryIds: readonly string[], now: number): Promise<void> {
     for (const id of deliveryIds) {
       const delivery = this.#deliveries.get(id);
       if (delivery?.status === "sending" && delivery.leaseOwner === owner) {
-        Object.assign(delivery, { status: "pending", leaseOwner: null, nextAttemptAt: now, updatedAt: now });
+        Object.assign(delivery, {
+          status: "pending",
+          leaseOwner: null,
+          nextAttemptAt: delivery.createdAt,
+          updatedAt: now,
+        });
       }
     }
   }

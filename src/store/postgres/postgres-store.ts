@@ -20,6 +20,7 @@ import {
   rowToDocument,
   rowToEndpoint,
   rowToMessage,
+  rowToWorker,
 } from "../sql/rows.js";
 import { MIGRATIONS } from "../sql/schema.js";
 import type {
@@ -43,6 +44,7 @@ import type {
   Page,
   PageOptions,
   Store,
+  WorkerRecord,
 } from "../store.js";
 
 /** Options of {@link postgresStore}. */
@@ -130,7 +132,7 @@ export class PostgresStore implements Store {
   readonly #options: PostgresStoreOptions;
   readonly #maxConnections: number;
   readonly #t: Record<
-    "apps" | "endpoints" | "messages" | "deliveries" | "attempts" | "documents" | "migrations",
+    "apps" | "endpoints" | "messages" | "deliveries" | "attempts" | "documents" | "workers" | "migrations",
     string
   >;
   readonly #wakeSubscriptions = new Set<WakeSubscription>();
@@ -160,6 +162,7 @@ export class PostgresStore implements Store {
       deliveries: `${s}.deliveries`,
       attempts: `${s}.attempts`,
       documents: `${s}.documents`,
+      workers: `${s}.workers`,
       migrations: `${s}.schema_migrations`,
     };
     const channel = `hookline_wake_${schema}`;
@@ -637,11 +640,44 @@ export class PostgresStore implements Store {
     return effects;
   }
 
+  async heartbeat(worker: WorkerRecord, leaseUntil: number): Promise<void> {
+    // One statement, so the registration and the extension commit together in one round trip.
+    await this.#query(
+      `WITH w AS (
+         INSERT INTO ${this.#t.workers} (id, host, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
+       )
+       UPDATE ${this.#t.deliveries} SET next_attempt_at = $6
+       WHERE status = 'sending' AND lease_owner = $1`,
+      [worker.id, worker.host, worker.pid, worker.startedAt, worker.heartbeatAt, leaseUntil],
+    );
+  }
+
+  async listWorkers(): Promise<WorkerRecord[]> {
+    const { rows } = await this.#query(`SELECT * FROM ${this.#t.workers} ORDER BY started_at, id`);
+    return rows.map(rowToWorker);
+  }
+
+  async releaseWorker(workerId: string, now: number): Promise<number> {
+    const { rows } = await this.#query<{ n: number }>(
+      `WITH w AS (DELETE FROM ${this.#t.workers} WHERE id = $1),
+       r AS (
+         UPDATE ${this.#t.deliveries}
+         SET status = 'pending', lease_owner = NULL, next_attempt_at = created_at, updated_at = $2
+         WHERE status = 'sending' AND lease_owner = $1
+         RETURNING 1
+       )
+       SELECT count(*)::int AS n FROM r`,
+      [workerId, now],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
   async release(owner: string, deliveryIds: readonly string[], now: number): Promise<void> {
     if (deliveryIds.length === 0) return;
     await this.#query(
       `UPDATE ${this.#t.deliveries}
-       SET status = 'pending', lease_owner = NULL, next_attempt_at = $1, updated_at = $1
+       SET status = 'pending', lease_owner = NULL, next_attempt_at = created_at, updated_at = $1
        WHERE id = ANY($2::text[]) AND status = 'sending' AND lease_owner = $3`,
       [now, [...deliveryIds], owner],
     );

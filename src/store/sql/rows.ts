@@ -10,6 +10,7 @@ import type {
   EndpointPatch,
   EndpointRecord,
   MessageRecord,
+  WorkerRecord,
 } from "../store.js";
 
 /**
@@ -295,5 +296,15 @@ export function rowToDocument(row: Row): DocumentRecord {
     value: String(row.value),
     createdAt: num(row.created_at),
     updatedAt: num(row.updated_at),
+  };
+}
+
+export function rowToWorker(row: Row): WorkerRecord {
+  return {
+    id: String(row.id),
+    host: String(row.host),
+    pid: num(row.pid),
+    startedAt: num(row.started_at),
+    heartbeatAt: num(row.heartbeat_at),
   };
 }

@@ -109,6 +109,21 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; statements: readonly s
       "CREATE INDEX attempts_app ON attempts (app_id, id)",
     ],
   },
+  {
+    version: 3,
+    statements: [
+      // Worker liveness: every worker process heartbeats here; its leases live as long as it does.
+      `CREATE TABLE workers (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at BIGINT NOT NULL,
+        heartbeat_at BIGINT NOT NULL
+      )`,
+      // A heartbeat extends its worker's leases; a dead worker's leases are handed back by owner.
+      "CREATE INDEX deliveries_lease_owner ON deliveries (lease_owner) WHERE status = 'sending'",
+    ],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

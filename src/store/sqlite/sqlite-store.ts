@@ -20,6 +20,7 @@ import {
   rowToDocument,
   rowToEndpoint,
   rowToMessage,
+  rowToWorker,
 } from "../sql/rows.js";
 import { MIGRATIONS } from "../sql/schema.js";
 import type {
@@ -42,6 +43,7 @@ import type {
   Page,
   PageOptions,
   Store,
+  WorkerRecord,
 } from "../store.js";
 
 type Database = BetterSqlite3.Database;
@@ -133,12 +135,20 @@ const SQL = {
   endpointHealth: "SELECT disabled, failing_since FROM endpoints WHERE id = ?",
   setFailingSince: "UPDATE endpoints SET failing_since = ?, updated_at = ? WHERE id = ?",
   disableEndpoint: "UPDATE endpoints SET disabled = 1, disabled_reason = ?, updated_at = ? WHERE id = ?",
-  release: `UPDATE deliveries SET status = 'pending', lease_owner = NULL, next_attempt_at = ?, updated_at = ?
+  // Due again as of their creation: they were at the head of the queue when claimed, so they go back to it.
+  release: `UPDATE deliveries SET status = 'pending', lease_owner = NULL, next_attempt_at = created_at, updated_at = ?
     WHERE id = ? AND status = 'sending' AND lease_owner = ?`,
   requeue: `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, next_trigger = 'manual', updated_at = ?
     WHERE id = ? AND status <> 'sending' RETURNING *`,
   recover: `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, next_trigger = 'manual', updated_at = ?
     WHERE endpoint_id = ? AND status = 'failed' AND updated_at >= ? AND updated_at < ?`,
+  registerWorker: `INSERT INTO workers (id, host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at`,
+  extendLeases: "UPDATE deliveries SET next_attempt_at = ? WHERE status = 'sending' AND lease_owner = ?",
+  listWorkers: "SELECT * FROM workers ORDER BY started_at, id",
+  forgetWorker: "DELETE FROM workers WHERE id = ?",
+  releaseOwner: `UPDATE deliveries SET status = 'pending', lease_owner = NULL, next_attempt_at = created_at,
+    updated_at = ? WHERE status = 'sending' AND lease_owner = ?`,
   nextDueAt: `SELECT next_attempt_at AS at FROM deliveries WHERE ${QUEUED} AND next_attempt_at IS NOT NULL
     ORDER BY next_attempt_at LIMIT 1`,
 } as const;
@@ -618,12 +628,33 @@ export class SqliteStore implements Store {
     });
   }
 
+  async heartbeat(worker: WorkerRecord, leaseUntil: number): Promise<void> {
+    const db = await this.#connection();
+    this.#write(db, () => {
+      this.#stmt(db, SQL.registerWorker).run(worker.id, worker.host, worker.pid, worker.startedAt, worker.heartbeatAt);
+      this.#stmt(db, SQL.extendLeases).run(leaseUntil, worker.id);
+    });
+  }
+
+  async listWorkers(): Promise<WorkerRecord[]> {
+    const db = await this.#connection();
+    return this.#stmt(db, SQL.listWorkers).all().map(rowToWorker);
+  }
+
+  async releaseWorker(workerId: string, now: number): Promise<number> {
+    const db = await this.#connection();
+    return this.#write(db, () => {
+      this.#stmt(db, SQL.forgetWorker).run(workerId);
+      return this.#stmt(db, SQL.releaseOwner).run(now, workerId).changes;
+    });
+  }
+
   async release(owner: string, deliveryIds: readonly string[], now: number): Promise<void> {
     const db = await this.#connection();
     if (deliveryIds.length === 0) return;
     this.#write(db, () => {
       const release = this.#stmt(db, SQL.release);
-      for (const id of deliveryIds) release.run(now, now, id, owner);
+      for (const id of deliveryIds) release.run(now, id, owner);
     });
   }
 
