@@ -250,7 +250,8 @@ describe.skipIf(!pgAvailable)("two worker processes on one PostgreSQL", () => {
         victimId = victimRecord.id;
         victimLeases = (await sendingRows(store)).filter((d) => d.leaseOwner === victimId).map((d) => d.id);
       }
-      for (let tries = 0; victimLeases.length === 0 && tries < 1_000; tries++) await refresh();
+      const deadline = Date.now() + 30_000;
+      while (victimLeases.length === 0 && Date.now() < deadline) await refresh();
       expect(victimLeases.length, "the victim holds leases of the endpoint").toBeGreaterThan(0);
 
       victim.child.kill("SIGKILL");

@@ -14,10 +14,12 @@ import type {
   AttemptFilter,
   AttemptRecord,
   BodyFormat,
+  ClaimedDelivery,
   DeliveryFilter,
   DeliveryRecord,
   EndpointPatch,
   EndpointRecord,
+  InsertMessageResult,
   InsertOptions,
   MessageFilter,
   MessageRecord,
@@ -275,8 +277,27 @@ export class Hookline extends EventEmitter<HooklineEvents> {
       createdAt: now,
       updatedAt: now,
     }));
-    const result = await this.store.insertMessage(message, deliveries, options);
-    if (result.created && result.deliveryCount > 0) this.#worker.wake();
+    // Outside a caller's transaction, the new deliveries may be leased to this process's worker as they
+    // are written: it starts them when the write is durable, with no claim in between.
+    const claim = options.client === undefined ? this.#worker.claimOnInsert(endpoints) : undefined;
+    let result: InsertMessageResult;
+    try {
+      result = await this.store.insertMessage(message, deliveries, claim ? { ...options, claim } : options);
+    } catch (error) {
+      if (claim) this.#worker.adopt(claim, []);
+      throw error;
+    }
+    if (claim) {
+      const leased = new Set(result.created ? (result.leased ?? []) : []);
+      const byId = new Map(endpoints.map((e) => [e.id, e]));
+      const claimed: ClaimedDelivery[] = [];
+      for (const delivery of deliveries) {
+        const endpoint = byId.get(delivery.endpointId);
+        if (leased.has(delivery.id) && endpoint) claimed.push({ delivery, message, endpoint });
+      }
+      this.#worker.adopt(claim, claimed);
+      if (result.created && result.deliveryCount > claimed.length) this.#worker.wake();
+    } else if (result.created && result.deliveryCount > 0) this.#worker.wake();
     return {
       messageId: result.message.id,
       eventId: result.message.eventId,

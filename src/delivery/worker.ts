@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Clock } from "../core/clock.js";
 import { newId } from "../core/ids.js";
 import { signingKeyFor } from "../signing/secrets.js";
-import type { ClaimedDelivery, Completion, Store } from "../store/store.js";
+import type { ClaimedDelivery, ClaimOptions, Completion, EndpointRecord, Store } from "../store/store.js";
 import type { WebhookTransport } from "../transport/transport.js";
 import { type AttemptOutcome, attemptDelivery, type DeliveryRequest } from "./deliver.js";
 import { deadWorkers, registerLocalWorker, THIS_HOST, unregisterLocalWorker } from "./liveness.js";
@@ -141,9 +141,13 @@ export class DeliveryWorker {
   #retryFlushTimer: NodeJS.Timeout | undefined;
   /** Completions buffered in #pending, not yet written. */
   #unwritten = 0;
+  /** Slots promised to sends whose deliveries may come back leased to us (see `claimOnInsert`). */
+  #reserved = 0;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #beating: Promise<void> | null = null;
   #registeredAt: number | null = null;
+  /** Workers with a live heartbeat at the last beat, this one included. */
+  #liveWorkers = 1;
 
   readonly #claimThreshold: number;
 
@@ -239,14 +243,18 @@ export class DeliveryWorker {
         const now = this.#s.clock.now();
         this.#registeredAt ??= now;
         const { store, leaseMs } = this.#s;
+        // Attempts running, and finished ones whose completion is not written yet: both still hold their lease.
+        const held = [...this.#inFlight.keys(), ...this.#pending.map((p) => p.completion.deliveryId)];
         await store.heartbeat(
           { id: this.owner, host: THIS_HOST, pid: process.pid, startedAt: this.#registeredAt, heartbeatAt: now },
+          held,
           now + leaseMs,
         );
         let handedBack = 0;
-        for (const dead of deadWorkers(await store.listWorkers(), now, leaseMs)) {
-          handedBack += await store.releaseWorker(dead.id, now);
-        }
+        const workers = await store.listWorkers();
+        const dead = deadWorkers(workers, now, leaseMs);
+        this.#liveWorkers = Math.max(1, workers.length - dead.length);
+        for (const worker of dead) handedBack += await store.releaseWorker(worker.id, now);
         if (handedBack > 0) this.wake();
       } catch (error) {
         this.#s.onError(error);
@@ -300,7 +308,41 @@ export class DeliveryWorker {
    * them would find their endpoints full and come back empty.
    */
   #busy(): number {
-    return this.#inFlight.size + this.#unwritten;
+    return this.#inFlight.size + this.#unwritten + this.#reserved;
+  }
+
+  /**
+   * Lease terms for a send in this process: its store may lease the new
+   * deliveries to this worker as it writes them, which saves claiming them
+   * afterwards. Reserves the free slots it offers until `adopt` is called
+   * (always call it, with nothing if the send failed). Undefined when the
+   * worker is not running or has no free slot.
+   */
+  claimOnInsert(endpoints: readonly EndpointRecord[]): ClaimOptions | undefined {
+    if (!this.#running || endpoints.length === 0) return undefined;
+    const limit = Math.min(endpoints.length, this.#s.concurrency - this.#busy());
+    if (limit < 1) return undefined;
+    const claim = this.#claimOptions(limit);
+    // Rate-limited endpoints take the claim path, where the limiter decides.
+    const excluded = [...(claim.excludeEndpointIds ?? [])];
+    for (const endpoint of endpoints) {
+      if (endpoint.rateLimitPerSecond !== null && endpoint.rateLimitPerSecond > 0) excluded.push(endpoint.id);
+    }
+    if (endpoints.every((e) => excluded.includes(e.id))) return undefined;
+    this.#reserved += limit;
+    return { ...claim, excludeEndpointIds: excluded };
+  }
+
+  /** Starts the deliveries a send leased to this worker under `claim`, and frees the slots it reserved. */
+  adopt(claim: ClaimOptions, claimed: readonly ClaimedDelivery[]): void {
+    this.#reserved -= claim.limit;
+    if (this.#running) {
+      for (const c of claimed) void this.#dispatch(c);
+    } else if (claimed.length > 0) {
+      // Stopped meanwhile: hand them back rather than start attempts nobody will wait for.
+      const ids = claimed.map((c) => c.delivery.id);
+      void this.#s.store.release(this.owner, ids, this.#s.clock.now()).catch((error) => this.#s.onError(error));
+    }
   }
 
   async #idleMs(): Promise<number> {
@@ -335,22 +377,29 @@ export class DeliveryWorker {
   }
 
   #claim(limit: number): Promise<ClaimedDelivery[]> {
+    return this.#s.store.claimDue(this.#claimOptions(limit));
+  }
+
+  /** `freeing`: completions about to be written in the same transaction as the claim, whose slots it may use. */
+  #claimOptions(limit: number, freeing: readonly CompletedAttempt[] = []): ClaimOptions {
     const now = this.#s.clock.now();
-    return this.#s.store.claimDue({
+    return {
       owner: this.owner,
       now,
       leaseMs: this.#s.leaseMs,
       limit,
       perEndpointLimit: this.#s.perEndpointConcurrency,
       // Endpoints this worker alone holds at their cap cannot give anything: the store then skips the claim.
-      excludeEndpointIds: [...this.#limiter.exhausted(now), ...this.#endpointsAtCap()],
-    });
+      excludeEndpointIds: [...this.#limiter.exhausted(now), ...this.#endpointsAtCap(freeing)],
+    };
   }
 
-  #endpointsAtCap(): string[] {
+  #endpointsAtCap(freeing: readonly CompletedAttempt[] = []): string[] {
+    const freed = new Map<string, number>();
+    for (const f of freeing) freed.set(f.claimed.endpoint.id, (freed.get(f.claimed.endpoint.id) ?? 0) + 1);
     const atCap: string[] = [];
     for (const [endpointId, load] of this.#endpointLoad) {
-      if (load >= this.#s.perEndpointConcurrency) atCap.push(endpointId);
+      if (load - (freed.get(endpointId) ?? 0) >= this.#s.perEndpointConcurrency) atCap.push(endpointId);
     }
     return atCap;
   }
@@ -447,15 +496,31 @@ export class DeliveryWorker {
   async #writeCompletions(): Promise<void> {
     while (this.#pending.length > 0) {
       const batch = this.#pending.splice(0, this.#s.batchSize);
+      // The slots this batch frees are refilled in its own transaction when enough are free to be worth
+      // it — by a worker alone: its freed slots never show as free in the store, so beside other
+      // workers it would keep a busy endpoint to itself while they look on.
+      const free = this.#s.concurrency - this.#busy() + batch.length;
+      const claim =
+        this.#running && this.#liveWorkers === 1 && free >= this.#claimThreshold
+          ? this.#claimOptions(Math.min(free, this.#s.batchSize), batch)
+          : undefined;
+      if (claim) this.#reserved += claim.limit;
       try {
-        const effects = await this.#s.store.complete(
-          batch.map((b) => b.completion),
-          this.#s.clock.now(),
-          this.#s.disableAfterMs,
-        );
+        let effects: Awaited<ReturnType<Store["complete"]>>;
+        try {
+          effects = await this.#s.store.complete(
+            batch.map((b) => b.completion),
+            this.#s.clock.now(),
+            this.#s.disableAfterMs,
+            claim,
+          );
+        } finally {
+          if (claim) this.#reserved -= claim.limit;
+        }
         this.#unwritten -= batch.length;
         for (const b of batch) this.#unload(b.claimed.endpoint.id);
-        this.#wakeIfRoom();
+        for (const c of effects.claimed ?? []) void this.#dispatch(c);
+        if (!claim || (effects.claimed?.length ?? 0) === claim.limit) this.#wakeIfRoom();
         this.#s.onCompleted(batch, effects);
         // A retry was scheduled: the loop's sleep may now be too long.
         if (batch.some((b) => b.completion.status === "pending")) this.wake();

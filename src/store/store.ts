@@ -177,6 +177,8 @@ export interface CompletionEffects {
   disabledEndpoints: Array<{ endpointId: string; reason: string }>;
   /** Deliveries whose lease had been lost: the attempt was recorded but the delivery left alone. */
   lostLeases: string[];
+  /** With a `claim` passed to `complete`: what was claimed in the same transaction. */
+  claimed?: ClaimedDelivery[];
 }
 
 /**
@@ -231,12 +233,22 @@ export interface InsertMessageResult {
   deliveryCount: number;
   /** False when a message with the same app and event id existed: nothing was written. */
   created: boolean;
+  /** With `InsertOptions.claim`: ids of the deliveries written already leased to the claiming worker. */
+  leased?: string[];
 }
 
 /** Options a store may accept on `insertMessage`; PostgreSQL takes the caller's `pg` client. */
 export interface InsertOptions {
   /** A `pg` client inside an open transaction: the message commits or rolls back with it. */
   client?: unknown;
+  /**
+   * Lease new deliveries to this worker as they are written (status
+   * `sending`, no claim needed afterwards), oldest endpoint order, at most
+   * `limit` of them: each only if its endpoint is not excluded, has no older
+   * delivery due and waiting, and is under `perEndpointLimit` live leases.
+   * The rest are written pending as usual.
+   */
+  claim?: ClaimOptions;
 }
 
 export interface Store {
@@ -292,8 +304,15 @@ export interface Store {
    * Applies a batch of completions in one transaction: records every attempt,
    * updates each delivery still leased to its owner, and updates endpoint
    * health (failing since, disabled after `disableAfterMs` of failures or on 410).
+   * With `claim`, then claims as `claimDue` would, in the same transaction:
+   * the slots the batch frees are filled without a transaction of their own.
    */
-  complete(completions: Completion[], now: number, disableAfterMs: number): Promise<CompletionEffects>;
+  complete(
+    completions: Completion[],
+    now: number,
+    disableAfterMs: number,
+    claim?: ClaimOptions,
+  ): Promise<CompletionEffects>;
   /**
    * Gives leased deliveries back without recording an attempt, due again as
    * of their `createdAt`: they were at the head of the queue when claimed,
@@ -301,10 +320,11 @@ export interface Store {
    */
   release(owner: string, deliveryIds: readonly string[], now: number): Promise<void>;
   /**
-   * Registers the worker or refreshes its heartbeat, and extends every lease
-   * it holds to `leaseUntil`, in one transaction.
+   * Registers the worker or refreshes its heartbeat, and extends to
+   * `leaseUntil` the leases it still holds among `deliveryIds` (the
+   * deliveries it is working on), in one transaction.
    */
-  heartbeat(worker: WorkerRecord, leaseUntil: number): Promise<void>;
+  heartbeat(worker: WorkerRecord, deliveryIds: readonly string[], leaseUntil: number): Promise<void>;
   /** Every registered worker, live or not. */
   listWorkers(): Promise<WorkerRecord[]>;
   /**

@@ -956,7 +956,7 @@ export function describeStoreContract(
         heartbeatAt,
       });
 
-      it("a heartbeat registers the worker, refreshes it, and extends only that worker's leases", async () => {
+      it("a heartbeat registers the worker, refreshes it, and extends only the named leases it holds", async () => {
         const app = await seedApp(store);
         const endpoint = await seedEndpoint(store, app.id);
         const mine = await seedDelivery(store, endpoint, { nextAttemptAt: T0 });
@@ -966,9 +966,11 @@ export function describeStoreContract(
         const [b] = await store.claimDue(claimOptions("w2", T0, { limit: 1 }));
         expect([a?.delivery.id, b?.delivery.id]).toEqual([mine.id, theirs.id]);
 
-        await store.heartbeat(worker("w1", T0 + 1_000), T0 + 1_000 + LEASE_MS);
+        // w1 names the other worker's delivery and a pending one too: only its own lease is extended.
+        const named = [mine.id, theirs.id, waiting.id];
+        await store.heartbeat(worker("w1", T0 + 1_000), named, T0 + 1_000 + LEASE_MS);
         expect(await store.listWorkers()).toEqual([worker("w1", T0 + 1_000)]);
-        await store.heartbeat(worker("w1", T0 + 2_000), T0 + 2_000 + LEASE_MS);
+        await store.heartbeat(worker("w1", T0 + 2_000), named, T0 + 2_000 + LEASE_MS);
         expect(await store.listWorkers()).toEqual([worker("w1", T0 + 2_000)]);
 
         expect(await store.getDelivery(mine.id)).toMatchObject({
@@ -993,8 +995,8 @@ export function describeStoreContract(
         const other = await seedDelivery(store, endpoint, { nextAttemptAt: T0 });
         expect(await store.claimDue(claimOptions("dead", T0, { limit: 2, perEndpointLimit: 3 }))).toHaveLength(2);
         expect(await store.claimDue(claimOptions("alive", T0, { limit: 1, perEndpointLimit: 3 }))).toHaveLength(1);
-        await store.heartbeat(worker("dead", T0), T0 + LEASE_MS);
-        await store.heartbeat(worker("alive", T0), T0 + LEASE_MS);
+        await store.heartbeat(worker("dead", T0), [], T0 + LEASE_MS);
+        await store.heartbeat(worker("alive", T0), [], T0 + LEASE_MS);
 
         // At the cap, nothing is claimable while the dead worker's leases still count.
         expect(await store.claimDue(claimOptions("alive", T0 + 100, { perEndpointLimit: 3 }))).toEqual([]);
@@ -1346,6 +1348,123 @@ export function describeStoreContract(
             disabledReason: null,
           });
         });
+      });
+    });
+
+    // -----------------------------------------------------------------------
+    describe("leasing new deliveries as they are written (InsertOptions.claim)", () => {
+      /** Sends one message to the endpoints with a claim; returns the result and the records as written. */
+      async function sendWithClaim(appId: string, endpointIds: string[], claim: Partial<ClaimOptions> = {}) {
+        const message = makeMessage(appId, { createdAt: T0 + 10 });
+        const deliveries = endpointIds.map((endpointId) => makeDelivery(message, endpointId));
+        const result = await store.insertMessage(message, deliveries, { claim: claimOptions("w1", T0 + 10, claim) });
+        return { message, deliveries, result };
+      }
+
+      it("leases each delivery whose endpoint has room and nothing waiting, as a claim would", async () => {
+        const app = await seedApp(store);
+        const a = await seedEndpoint(store, app.id);
+        const b = await seedEndpoint(store, app.id);
+        const { deliveries, result } = await sendWithClaim(app.id, [a.id, b.id]);
+        expect(result.created).toBe(true);
+        expect([...(result.leased ?? [])].sort()).toEqual(sortedIds(deliveries));
+        for (const d of deliveries) {
+          expect(await store.getDelivery(d.id)).toEqual({
+            ...d,
+            status: "sending",
+            leaseOwner: "w1",
+            nextAttemptAt: T0 + 10 + LEASE_MS,
+            updatedAt: T0 + 10,
+          });
+        }
+        // Leased: no claim returns them, and they count against their endpoint's cap.
+        expect(await store.claimDue(claimOptions("w2", T0 + 20))).toEqual([]);
+        const completion = makeCompletion(must(await store.getDelivery(must(deliveries[0]).id)), "w1", { at: T0 + 20 });
+        expect((await store.complete([completion], T0 + 30, HOUR_MS)).lostLeases).toEqual([]);
+        expect(await store.getDelivery(must(deliveries[0]).id)).toMatchObject({ status: "delivered", attemptCount: 1 });
+      });
+
+      it("leaves pending what is excluded, over the limit, behind a waiting delivery or at the endpoint's cap", async () => {
+        const app = await seedApp(store);
+        const excluded = await seedEndpoint(store, app.id);
+        const behind = await seedEndpoint(store, app.id);
+        const full = await seedEndpoint(store, app.id);
+        const free = await seedEndpoint(store, app.id);
+        const spare = await seedEndpoint(store, app.id);
+        const waiting = await seedDelivery(store, behind, { nextAttemptAt: T0 });
+        await seedDelivery(store, full, { nextAttemptAt: T0 });
+        expect(
+          await store.claimDue(claimOptions("w0", T0, { limit: 1, excludeEndpointIds: [behind.id] })),
+        ).toHaveLength(1);
+
+        const { deliveries, result } = await sendWithClaim(
+          app.id,
+          [excluded.id, behind.id, full.id, free.id, spare.id],
+          {
+            limit: 1,
+            perEndpointLimit: 1,
+            excludeEndpointIds: [excluded.id],
+          },
+        );
+        const [toExcluded, toBehind, toFull, toFree, toSpare] = deliveries.map((d) => d.id);
+        expect(result.leased).toEqual([toFree]);
+        for (const id of [toExcluded, toBehind, toFull, toSpare]) {
+          expect(await store.getDelivery(must(id))).toMatchObject({
+            status: "pending",
+            leaseOwner: null,
+            nextAttemptAt: T0 + 10,
+          });
+        }
+        // The older delivery goes first: a claim takes it, not the newer one behind it.
+        const next = await store.claimDue(claimOptions("w2", T0 + 10, { perEndpointLimit: 1, limit: 10 }));
+        expect(claimedIds(next)).toEqual([waiting.id, must(toExcluded), must(toSpare)].sort());
+      });
+
+      it("leases nothing for a message whose event id was sent before", async () => {
+        const app = await seedApp(store);
+        const endpoint = await seedEndpoint(store, app.id);
+        const first = makeMessage(app.id);
+        await store.insertMessage(first, [makeDelivery(first, endpoint.id, { nextAttemptAt: T0 + HOUR_MS })]);
+        const again = makeMessage(app.id, { eventId: first.eventId, createdAt: T0 + 10 });
+        const delivery = makeDelivery(again, endpoint.id);
+        const result = await store.insertMessage(again, [delivery], { claim: claimOptions("w1", T0 + 10) });
+        expect(result.created).toBe(false);
+        expect(result.leased ?? []).toEqual([]);
+        expect(await store.getDelivery(delivery.id)).toBeNull();
+        expect(await store.countDeliveries({ endpointId: endpoint.id })).toMatchObject({ pending: 1, sending: 0 });
+      });
+
+      it("with several messages at once, leases each endpoint only up to its cap, oldest message first", async () => {
+        const app = await seedApp(store);
+        const endpoint = await seedEndpoint(store, app.id);
+        const sent = await Promise.all(
+          [0, 1, 2].map(() => sendWithClaim(app.id, [endpoint.id], { perEndpointLimit: 2, limit: 1 })),
+        );
+        const leased = sent.flatMap((s) => s.result.leased ?? []);
+        expect(leased).toEqual(sent.slice(0, 2).map((s) => must(s.deliveries[0]).id));
+        expect(await store.countDeliveries({ endpointId: endpoint.id })).toMatchObject({ sending: 2, pending: 1 });
+      });
+    });
+
+    // -----------------------------------------------------------------------
+    describe("complete with a claim in the same transaction", () => {
+      it("the slots a batch frees are claimed at once, and the claim sees the completions", async () => {
+        const app = await seedApp(store);
+        const endpoint = await seedEndpoint(store, app.id);
+        const rows = await seedDue(store, endpoint, 3, T0, 1);
+        const [first] = await store.claimDue(claimOptions("w1", T0 + 5, { perEndpointLimit: 1 }));
+        expect(first?.delivery.id).toBe(must(rows[0]).id);
+        const effects = await store.complete(
+          [makeCompletion(must(first).delivery, "w1", { at: T0 + 6 })],
+          T0 + 7,
+          HOUR_MS,
+          claimOptions("w1", T0 + 7, { perEndpointLimit: 1 }),
+        );
+        expect(effects.lostLeases).toEqual([]);
+        expect(claimedIds(effects.claimed ?? [])).toEqual([must(rows[1]).id]);
+        expect(await store.getDelivery(must(rows[0]).id)).toMatchObject({ status: "delivered" });
+        expect(await store.getDelivery(must(rows[1]).id)).toMatchObject({ status: "sending", leaseOwner: "w1" });
+        expect(await store.getDelivery(must(rows[2]).id)).toMatchObject({ status: "pending" });
       });
     });
 

@@ -1,3 +1,4 @@
+import { LeaseOnInsert } from "../lease-on-insert.js";
 import { pageLimit, toPage } from "../paging.js";
 import type {
   AppRecord,
@@ -14,6 +15,7 @@ import type {
   EndpointPatch,
   EndpointRecord,
   InsertMessageResult,
+  InsertOptions,
   MessageFilter,
   MessageRecord,
   Page,
@@ -140,7 +142,11 @@ export class MemoryStore implements Store {
     return [...this.#endpoints.values()].filter((e) => e.appId === appId && !e.disabled).map(clone);
   }
 
-  async insertMessage(message: MessageRecord, deliveries: DeliveryRecord[]): Promise<InsertMessageResult> {
+  async insertMessage(
+    message: MessageRecord,
+    deliveries: DeliveryRecord[],
+    options: InsertOptions = {},
+  ): Promise<InsertMessageResult> {
     const key = `${message.appId}\u0000${message.eventId}`;
     const existingId = this.#messageByEvent.get(key);
     const existing = existingId === undefined ? undefined : this.#messages.get(existingId);
@@ -148,10 +154,23 @@ export class MemoryStore implements Store {
       const deliveryCount = [...this.#deliveries.values()].filter((d) => d.messageId === existing.id).length;
       return { message: clone(existing), deliveryCount, created: false };
     }
+    const leases = new LeaseOnInsert((endpointId, now) => this.#queueState(endpointId, now));
+    const leased = options.claim && leases.lease(deliveries, options.claim);
     this.#messages.set(message.id, clone(message));
     this.#messageByEvent.set(key, message.id);
     for (const delivery of deliveries) this.#deliveries.set(delivery.id, clone(delivery));
-    return { message: clone(message), deliveryCount: deliveries.length, created: true };
+    return { message: clone(message), deliveryCount: deliveries.length, created: true, ...(leased && { leased }) };
+  }
+
+  #queueState(endpointId: string, now: number): { waiting: boolean; live: number } {
+    let waiting = false;
+    let live = 0;
+    for (const d of this.#deliveries.values()) {
+      if (d.endpointId !== endpointId || (d.status !== "pending" && d.status !== "sending")) continue;
+      if ((d.nextAttemptAt ?? 0) <= now) waiting = true;
+      else if (d.status === "sending") live++;
+    }
+    return { waiting, live };
   }
 
   async getMessage(id: string): Promise<MessageRecord | null> {
@@ -206,7 +225,17 @@ export class MemoryStore implements Store {
     return claimed;
   }
 
-  async complete(completions: Completion[], now: number, disableAfterMs: number): Promise<CompletionEffects> {
+  async complete(
+    completions: Completion[],
+    now: number,
+    disableAfterMs: number,
+    claim?: ClaimOptions,
+  ): Promise<CompletionEffects> {
+    const effects = this.#complete(completions, now, disableAfterMs);
+    return claim ? { ...effects, claimed: await this.claimDue(claim) } : effects;
+  }
+
+  #complete(completions: Completion[], now: number, disableAfterMs: number): CompletionEffects {
     const effects: CompletionEffects = { failingEndpoints: [], disabledEndpoints: [], lostLeases: [] };
     for (const completion of completions) {
       // The attempt happened whatever became of the lease: record it.
@@ -251,10 +280,11 @@ export class MemoryStore implements Store {
     return effects;
   }
 
-  async heartbeat(worker: WorkerRecord, leaseUntil: number): Promise<void> {
+  async heartbeat(worker: WorkerRecord, deliveryIds: readonly string[], leaseUntil: number): Promise<void> {
     this.#workers.set(worker.id, clone(worker));
-    for (const delivery of this.#deliveries.values()) {
-      if (delivery.status === "sending" && delivery.leaseOwner === worker.id) delivery.nextAttemptAt = leaseUntil;
+    for (const id of deliveryIds) {
+      const delivery = this.#deliveries.get(id);
+      if (delivery?.status === "sending" && delivery.leaseOwner === worker.id) delivery.nextAttemptAt = leaseUntil;
     }
   }
 

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Client, ClientConfig, Pool, PoolClient, QueryResult, QueryResultRow } from "pg";
 import { ConfigurationError } from "../../core/errors.js";
+import { LeaseOnInsert } from "../lease-on-insert.js";
 import { pageLimit, toPage } from "../paging.js";
 import {
   APP_COLUMNS,
@@ -76,6 +77,16 @@ const CLAIM_WINDOW_FACTOR = 4;
 /** Deadlock and serialization failures: the transaction was rolled back and may simply run again. */
 const RETRYABLE_CODES = new Set(["40P01", "40001"]);
 const MAX_TRANSACTION_TRIES = 3;
+/** Most sends written by one group insert (each message takes one parameter per column). */
+const MAX_GROUP_INSERT = 200;
+
+interface QueuedInsert {
+  message: MessageRecord;
+  deliveries: DeliveryRecord[];
+  claim: ClaimOptions | undefined;
+  resolve(result: InsertMessageResult): void;
+  reject(error: unknown): void;
+}
 /**
  * Planner settings for the two hot transactions, for them only (SET LOCAL).
  * The queue's rows change status constantly, so its indexes hold many entries
@@ -136,6 +147,9 @@ export class PostgresStore implements Store {
     string
   >;
   readonly #wakeSubscriptions = new Set<WakeSubscription>();
+  /** Sends waiting for the next group insert (see `insertMessage`). */
+  #insertQueue: QueuedInsert[] = [];
+  #insertFlushes = new Set<Promise<void>>();
   #pool: Promise<Pool> | undefined;
   #closing: Promise<void> | undefined;
 
@@ -273,6 +287,8 @@ export class PostgresStore implements Store {
   /** Ends the wake-up listeners and the pool the store created; a pool passed in stays open. Idempotent. */
   async close(): Promise<void> {
     this.#closing ??= (async () => {
+      if (this.#insertQueue.length > 0) this.#flushInserts();
+      await Promise.all(this.#insertFlushes);
       await Promise.all([...this.#wakeSubscriptions].map((s) => s.stop()));
       const pool = this.#pool;
       if (pool && !this.#options.pool) await (await pool.catch(() => undefined))?.end();
@@ -382,17 +398,136 @@ export class PostgresStore implements Store {
   // ---- messages ----------------------------------------------------------
 
   /**
-   * One statement: the message (unless its event id exists), its deliveries
-   * and a NOTIFY, so it is atomic on its own and, with `options.client`,
-   * commits or rolls back with the caller's transaction. Listeners hear the
-   * NOTIFY only when that transaction commits.
+   * With `options.client`: one statement — the message (unless its event id
+   * exists), its deliveries and a NOTIFY — that commits or rolls back with
+   * the caller's transaction; listeners hear the NOTIFY only when it commits.
+   * Otherwise a group commit: the sends made while the event loop was busy
+   * are written by one statement, and each resolves once it is durable; when
+   * that statement fails, each send is written on its own, so one bad
+   * message fails alone.
    */
   async insertMessage(
     message: MessageRecord,
     deliveries: DeliveryRecord[],
     options: InsertOptions = {},
   ): Promise<InsertMessageResult> {
-    const target = options.client === undefined ? await this.#getPool() : asQueryable(options.client);
+    if (options.client !== undefined) return this.#insertOne(asQueryable(options.client), message, deliveries);
+    if (this.#closing) throw closedError();
+    return new Promise<InsertMessageResult>((resolve, reject) => {
+      this.#insertQueue.push({ message, deliveries, claim: options.claim, resolve, reject });
+      if (this.#insertQueue.length >= MAX_GROUP_INSERT) this.#flushInserts();
+      else if (this.#insertQueue.length === 1) setImmediate(() => this.#flushInserts());
+    });
+  }
+
+  #flushInserts(): void {
+    const batch = this.#insertQueue.splice(0, MAX_GROUP_INSERT);
+    if (batch.length === 0) return;
+    const flush = this.#groupInsert(batch).finally(() => this.#insertFlushes.delete(flush));
+    this.#insertFlushes.add(flush);
+  }
+
+  async #groupInsert(batch: QueuedInsert[]): Promise<void> {
+    let pool: Pool;
+    try {
+      pool = await this.#getPool();
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    let leases: LeaseOnInsert | null = null;
+    try {
+      leases = await this.#leasesFor(pool, batch);
+      const created = await this.#insertMany(pool, batch);
+      for (const item of batch) {
+        if (created.has(item.message.id)) {
+          const leased = item.claim ? item.deliveries.filter((d) => d.status === "sending").map((d) => d.id) : null;
+          item.resolve({
+            message: structuredClone(item.message),
+            deliveryCount: item.deliveries.length,
+            created: true,
+            ...(leased && { leased }),
+          });
+        } else {
+          // Its event id was taken (before, or by another message of this batch): this reports that
+          // message, or writes this one after all if the other was deleted meanwhile.
+          leases?.undo(item.deliveries);
+          this.#insertOne(pool, item.message, item.deliveries).then(
+            (result) => item.resolve(item.claim ? { ...result, leased: [] } : result),
+            item.reject,
+          );
+        }
+      }
+    } catch {
+      leases?.undo();
+      // One by one, without leasing, so a bad message fails alone.
+      for (const item of batch) {
+        this.#insertOne(pool, item.message, item.deliveries).then(
+          (result) => item.resolve(item.claim ? { ...result, leased: [] } : result),
+          item.reject,
+        );
+      }
+    }
+  }
+
+  /** Applies the batch's claims (`InsertOptions.claim`) to its deliveries, after one look at their endpoints' queues. */
+  async #leasesFor(pool: Pool, batch: QueuedInsert[]): Promise<LeaseOnInsert | null> {
+    const claims = batch.filter((item) => item.claim !== undefined);
+    const first = claims[0]?.claim;
+    if (first === undefined) return null;
+    const endpointIds = [...new Set(claims.flatMap((item) => item.deliveries.map((d) => d.endpointId)))];
+    const { rows } = await pool.query<{ id: string; waiting: boolean; live: number }>(
+      `SELECT v.id,
+         EXISTS (SELECT 1 FROM ${this.#t.deliveries} d WHERE d.endpoint_id = v.id
+                 AND d.status IN ('pending', 'sending') AND d.next_attempt_at <= $2) AS waiting,
+         (SELECT count(*) FROM ${this.#t.deliveries} s WHERE s.endpoint_id = v.id AND s.status = 'sending'
+                 AND s.next_attempt_at + 0 > $2)::int AS live
+       FROM unnest($1::text[]) AS v(id)`,
+      [endpointIds, first.now],
+    );
+    const states = new Map(rows.map((r) => [r.id, { waiting: r.waiting, live: Number(r.live) }]));
+    const leases = new LeaseOnInsert((endpointId) => states.get(endpointId) ?? { waiting: true, live: 0 });
+    for (const item of claims) if (item.claim) leases.lease(item.deliveries, item.claim);
+    return leases;
+  }
+
+  /** One statement for the whole batch; returns the ids of the messages it created. */
+  async #insertMany(pool: Pool, batch: QueuedInsert[]): Promise<Set<string>> {
+    const values: unknown[] = [];
+    const messageRows = batch.map((item) => {
+      const row = messageToRow(item.message);
+      const first = values.length + 1;
+      values.push(...row);
+      return `(${placeholders(row.length, first)})`;
+    });
+    const deliveries = batch.flatMap((item) => item.deliveries.map(deliveryToRow));
+    const first = values.length + 1;
+    DELIVERY_COLUMNS.forEach((_, i) => {
+      values.push(deliveries.map((r) => r[i]));
+    });
+    const arrays = DELIVERY_COLUMNS.map((c, i) => `$${first + i}::${DELIVERY_SQL_TYPES[c]}[]`).join(", ");
+    values.push(this.channel);
+    const { rows } = await pool.query<{ id: string }>(
+      `WITH m AS (
+         INSERT INTO ${this.#t.messages} (${list(MESSAGE_COLUMNS)}) VALUES ${messageRows.join(", ")}
+         ON CONFLICT (app_id, event_id) DO NOTHING
+         RETURNING id
+       ), d AS (
+         INSERT INTO ${this.#t.deliveries} (${list(DELIVERY_COLUMNS)})
+         SELECT * FROM unnest(${arrays}) AS u(${list(DELIVERY_COLUMNS)})
+         WHERE u.message_id IN (SELECT id FROM m)
+       )
+       SELECT m.id, pg_notify($${values.length}, '') FROM m`,
+      values,
+    );
+    return new Set(rows.map((r) => r.id));
+  }
+
+  async #insertOne(
+    target: Queryable,
+    message: MessageRecord,
+    deliveries: DeliveryRecord[],
+  ): Promise<InsertMessageResult> {
     const values: unknown[] = messageToRow(message);
     const messageParams = placeholders(MESSAGE_COLUMNS.length);
     let deliveriesCte = "";
@@ -535,12 +670,26 @@ export class PostgresStore implements Store {
     return picked.flatMap((id) => claimedById.get(id) ?? []);
   }
 
-  async complete(completions: Completion[], now: number, disableAfterMs: number): Promise<CompletionEffects> {
-    if (completions.length === 0) return { failingEndpoints: [], disabledEndpoints: [], lostLeases: [] };
-    return this.#transaction((client) => this.#complete(client, completions, now, disableAfterMs), {
-      retry: true,
-      begin: COMPLETE_BEGIN,
-    });
+  async complete(
+    completions: Completion[],
+    now: number,
+    disableAfterMs: number,
+    claim?: ClaimOptions,
+  ): Promise<CompletionEffects> {
+    const claimToo = claim !== undefined && claim.limit >= 1 && claim.perEndpointLimit >= 1;
+    if (completions.length === 0) {
+      const effects: CompletionEffects = { failingEndpoints: [], disabledEndpoints: [], lostLeases: [] };
+      return claimToo ? { ...effects, claimed: await this.claimDue(claim) } : effects;
+    }
+    return this.#transaction(
+      async (client) => {
+        const effects = await this.#complete(client, completions, now, disableAfterMs);
+        if (claimToo) effects.claimed = await this.#claim(client, claim);
+        return effects;
+      },
+      // The claim's planner settings are the stricter: they suit the completion's statements as well.
+      { retry: true, begin: claimToo ? CLAIM_BEGIN : COMPLETE_BEGIN },
+    );
   }
 
   async #complete(
@@ -640,7 +789,7 @@ export class PostgresStore implements Store {
     return effects;
   }
 
-  async heartbeat(worker: WorkerRecord, leaseUntil: number): Promise<void> {
+  async heartbeat(worker: WorkerRecord, deliveryIds: readonly string[], leaseUntil: number): Promise<void> {
     // One statement, so the registration and the extension commit together in one round trip.
     await this.#query(
       `WITH w AS (
@@ -648,8 +797,8 @@ export class PostgresStore implements Store {
          ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
        )
        UPDATE ${this.#t.deliveries} SET next_attempt_at = $6
-       WHERE status = 'sending' AND lease_owner = $1`,
-      [worker.id, worker.host, worker.pid, worker.startedAt, worker.heartbeatAt, leaseUntil],
+       WHERE id = ANY($7::text[]) AND status = 'sending' AND lease_owner = $1`,
+      [worker.id, worker.host, worker.pid, worker.startedAt, worker.heartbeatAt, leaseUntil, [...deliveryIds]],
     );
   }
 

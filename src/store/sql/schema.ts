@@ -120,8 +120,10 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; statements: readonly s
         started_at BIGINT NOT NULL,
         heartbeat_at BIGINT NOT NULL
       )`,
-      // A heartbeat extends its worker's leases; a dead worker's leases are handed back by owner.
-      "CREATE INDEX deliveries_lease_owner ON deliveries (lease_owner) WHERE status = 'sending'",
+      // One endpoint's queue by status in due order: its live leases, and whether anything of it is
+      // waiting, each one short range, never a walk through its own or other endpoints' backlogs.
+      `CREATE INDEX deliveries_endpoint_queue ON deliveries (endpoint_id, status, next_attempt_at)
+        WHERE status IN ('pending', 'sending')`,
     ],
   },
 ];

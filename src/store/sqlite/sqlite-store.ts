@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type BetterSqlite3 from "better-sqlite3";
 import { ConfigurationError } from "../../core/errors.js";
+import { type EndpointQueueState, LeaseOnInsert } from "../lease-on-insert.js";
 import { pageLimit, toPage } from "../paging.js";
 import {
   APP_COLUMNS,
@@ -38,6 +39,7 @@ import type {
   EndpointPatch,
   EndpointRecord,
   InsertMessageResult,
+  InsertOptions,
   MessageFilter,
   MessageRecord,
   Page,
@@ -118,6 +120,9 @@ const SQL = {
   // Live leases of one endpoint, counting every worker's: walks deliveries_endpoint (endpoint_id, status, …).
   liveLeases:
     "SELECT COUNT(*) AS n FROM deliveries WHERE endpoint_id = ? AND status = 'sending' AND next_attempt_at > ?",
+  // Two short ranges of deliveries_endpoint_queue: the endpoint's pending and sending rows due by now.
+  endpointWaiting: `SELECT EXISTS (SELECT 1 FROM deliveries WHERE endpoint_id = ? AND ${QUEUED}
+    AND next_attempt_at <= ?) AS n`,
   lease: `UPDATE deliveries SET status = 'sending', lease_owner = ?, next_attempt_at = ?, updated_at = ?
     WHERE id IN (SELECT value FROM json_each(?)) RETURNING *`,
   messagesByIds: "SELECT * FROM messages WHERE id IN (SELECT value FROM json_each(?))",
@@ -144,7 +149,8 @@ const SQL = {
     WHERE endpoint_id = ? AND status = 'failed' AND updated_at >= ? AND updated_at < ?`,
   registerWorker: `INSERT INTO workers (id, host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at`,
-  extendLeases: "UPDATE deliveries SET next_attempt_at = ? WHERE status = 'sending' AND lease_owner = ?",
+  extendLeases: `UPDATE deliveries SET next_attempt_at = ?
+    WHERE id IN (SELECT value FROM json_each(?)) AND status = 'sending' AND lease_owner = ?`,
   listWorkers: "SELECT * FROM workers ORDER BY started_at, id",
   forgetWorker: "DELETE FROM workers WHERE id = ?",
   releaseOwner: `UPDATE deliveries SET status = 'pending', lease_owner = NULL, next_attempt_at = created_at,
@@ -413,6 +419,7 @@ export class SqliteStore implements Store {
   #insertQueue: {
     message: MessageRecord;
     deliveries: DeliveryRecord[];
+    claim: ClaimOptions | undefined;
     resolve: (result: InsertMessageResult) => void;
     reject: (error: unknown) => void;
   }[] = [];
@@ -422,12 +429,16 @@ export class SqliteStore implements Store {
    * in one transaction (each in its own savepoint, so one bad row fails only
    * its own send), and every send resolves once that commit is durable.
    */
-  async insertMessage(message: MessageRecord, deliveries: DeliveryRecord[]): Promise<InsertMessageResult> {
+  async insertMessage(
+    message: MessageRecord,
+    deliveries: DeliveryRecord[],
+    options: InsertOptions = {},
+  ): Promise<InsertMessageResult> {
     const db = await this.#connection();
     // close() may have run while the connection was awaited.
     if (this.#closed) throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", "the SQLite store is closed");
     return new Promise<InsertMessageResult>((resolve, reject) => {
-      this.#insertQueue.push({ message, deliveries, resolve, reject });
+      this.#insertQueue.push({ message, deliveries, claim: options.claim, resolve, reject });
       if (this.#insertQueue.length === 1) {
         setImmediate(() => {
           if (this.#insertQueue.length > 0) this.#flushInserts(db);
@@ -438,14 +449,29 @@ export class SqliteStore implements Store {
 
   #flushInserts(db: Database): void {
     const batch = this.#insertQueue.splice(0);
+    const leases = new LeaseOnInsert((endpointId, now) => this.#queueState(db, endpointId, now));
+    // Fast path: the whole batch in one transaction. A savepoint per message would double the cost of
+    // a send, so they are used only when some message fails, to fail that one alone.
+    try {
+      const results = this.#write(db, () =>
+        batch.map((item) => this.#insertOne(db, item.message, item.deliveries, item.claim, leases)),
+      );
+      for (const [i, item] of batch.entries()) item.resolve(results[i] as InsertMessageResult);
+      return;
+    } catch {
+      leases.undo();
+    }
     const outcomes: ({ ok: true; value: InsertMessageResult } | { ok: false; error: unknown })[] = [];
     try {
       this.#write(db, () => {
+        const retryLeases = new LeaseOnInsert((endpointId, now) => this.#queueState(db, endpointId, now));
         for (const item of batch) {
           try {
             outcomes.push({
               ok: true,
-              value: db.transaction(() => this.#insertOne(db, item.message, item.deliveries))(),
+              value: db.transaction(() =>
+                this.#insertOne(db, item.message, item.deliveries, item.claim, retryLeases),
+              )(),
             });
           } catch (error) {
             outcomes.push({ ok: false, error });
@@ -463,7 +489,21 @@ export class SqliteStore implements Store {
     });
   }
 
-  #insertOne(db: Database, message: MessageRecord, deliveries: DeliveryRecord[]): InsertMessageResult {
+  /** Whether an endpoint has deliveries due and waiting, and how many it has in flight, as this transaction sees it. */
+  #queueState(db: Database, endpointId: string, now: number): EndpointQueueState {
+    return {
+      waiting: Number(this.#stmt(db, SQL.endpointWaiting).get(endpointId, now)?.n ?? 0) === 1,
+      live: Number(this.#stmt(db, SQL.liveLeases).get(endpointId, now)?.n ?? 0),
+    };
+  }
+
+  #insertOne(
+    db: Database,
+    message: MessageRecord,
+    deliveries: DeliveryRecord[],
+    claim: ClaimOptions | undefined,
+    leases: LeaseOnInsert,
+  ): InsertMessageResult {
     if (this.#stmt(db, SQL.insertMessage).run(...messageToRow(message)).changes === 0) {
       const existing = this.#stmt(db, SQL.messageByEvent).get(message.appId, message.eventId);
       // ON CONFLICT names only (app_id, event_id), so any other conflict threw: the row is there.
@@ -471,9 +511,15 @@ export class SqliteStore implements Store {
       const count = this.#stmt(db, SQL.deliveriesOfMessage).get(existing.id);
       return { message: rowToMessage(existing), deliveryCount: Number(count?.n ?? 0), created: false };
     }
+    const leased = claim && leases.lease(deliveries, claim);
     const insert = this.#stmt(db, SQL.insertDelivery);
     for (const delivery of deliveries) insert.run(...deliveryToRow(delivery));
-    return { message: structuredClone(message), deliveryCount: deliveries.length, created: true };
+    return {
+      message: structuredClone(message),
+      deliveryCount: deliveries.length,
+      created: true,
+      ...(leased && { leased }),
+    };
   }
 
   async getMessage(id: string): Promise<MessageRecord | null> {
@@ -497,142 +543,158 @@ export class SqliteStore implements Store {
   // --- deliveries -----------------------------------------------------------
 
   async claimDue(options: ClaimOptions): Promise<ClaimedDelivery[]> {
-    const { now, owner, leaseMs, limit, perEndpointLimit } = options;
     const db = await this.#connection();
-    if (limit < 1 || perEndpointLimit < 1) return [];
-    const excluded = options.excludeEndpointIds ?? [];
-    // Nothing can be taken when every enabled endpoint is excluded: skip the write transaction and the scan.
-    if (excluded.length > 0 && !this.#stmt(db, SQL.enabledEndpointsLeft).get(JSON.stringify(excluded))?.n) return [];
-    return this.#write(db, () => {
-      // Endpoints whose rows the next candidate query skips: the caller's, then each one found at its cap.
-      const skipped = new Set(options.excludeEndpointIds ?? []);
-      const inFlight = new Map<string, number>();
-      const chosen: string[] = [];
-      const batchSize = limit * CANDIDATE_FACTOR;
-      let after: { at: number; id: string } | null = null;
-      while (chosen.length < limit) {
-        const skip = JSON.stringify([...skipped]);
-        const rows: Row[] =
-          after === null
-            ? this.#stmt(db, SQL.claimCandidates).all(now, skip, batchSize)
-            : this.#stmt(db, SQL.claimCandidatesAfter).all(now, after.at, after.id, skip, batchSize);
-        for (const row of rows) {
-          const endpointId = String(row.endpoint_id);
-          let busy = inFlight.get(endpointId);
-          if (busy === undefined) busy = Number(this.#stmt(db, SQL.liveLeases).get(endpointId, now)?.n ?? 0);
-          if (busy < perEndpointLimit) {
-            chosen.push(String(row.id));
-            busy++;
-          }
-          inFlight.set(endpointId, busy);
-          if (busy >= perEndpointLimit) skipped.add(endpointId);
-          if (chosen.length >= limit) break;
-        }
-        const last = rows[rows.length - 1];
-        if (rows.length < batchSize || last === undefined) break;
-        // Every enabled endpoint is at its cap or excluded: the rest of the queue holds nothing to take.
-        if (skipped.size > 0 && !this.#stmt(db, SQL.enabledEndpointsLeft).get(JSON.stringify([...skipped]))?.n) break;
-        after = { at: Number(last.next_attempt_at), id: String(last.id) };
-      }
-      if (chosen.length === 0) return [];
-
-      const ids = JSON.stringify(chosen);
-      const leased = new Map<string, DeliveryRecord>();
-      for (const row of this.#stmt(db, SQL.lease).all(owner, now + leaseMs, now, ids)) {
-        const delivery = rowToDelivery(row);
-        leased.set(delivery.id, delivery);
-      }
-      const messageIds = JSON.stringify([...new Set([...leased.values()].map((d) => d.messageId))]);
-      const endpointIds = JSON.stringify([...new Set([...leased.values()].map((d) => d.endpointId))]);
-      const messageRows = new Map<string, Row>();
-      for (const row of this.#stmt(db, SQL.messagesByIds).all(messageIds)) messageRows.set(String(row.id), row);
-      const endpointRows = new Map<string, Row>();
-      for (const row of this.#stmt(db, SQL.endpointsByIds).all(endpointIds)) endpointRows.set(String(row.id), row);
-
-      const claimed: ClaimedDelivery[] = [];
-      for (const id of chosen) {
-        const delivery = leased.get(id);
-        const messageRow = delivery && messageRows.get(delivery.messageId);
-        const endpointRow = delivery && endpointRows.get(delivery.endpointId);
-        // Mapped per claim, so claims of one endpoint or message never share an object (callers may mutate them).
-        if (delivery && messageRow && endpointRow) {
-          claimed.push({ delivery, message: rowToMessage(messageRow), endpoint: rowToEndpoint(endpointRow) });
-        }
-      }
-      return claimed;
-    });
+    if (this.#nothingToClaim(db, options)) return [];
+    return this.#write(db, () => this.#claimIn(db, options));
   }
 
-  async complete(completions: Completion[], now: number, disableAfterMs: number): Promise<CompletionEffects> {
-    const db = await this.#connection();
-    return this.#write(db, () => {
-      const effects: CompletionEffects = { failingEndpoints: [], disabledEndpoints: [], lostLeases: [] };
-      const insertAttempt = this.#stmt(db, SQL.insertAttempt);
-      const completeDelivery = this.#stmt(db, SQL.completeDelivery);
-      // Endpoint health as this batch has left it so far; written only when it changes.
-      const health = new Map<string, { failingSince: number | null; disabled: boolean } | null>();
-      for (const completion of completions) {
-        const { attempt } = completion;
-        insertAttempt.run(...attemptToRow(attempt), attempt.deliveryId);
-        const updated = completeDelivery.run(
-          completion.status,
-          completion.nextAttemptAt,
-          attempt.statusCode,
-          attempt.error,
-          now,
-          completion.deliveryId,
-          completion.owner,
-        );
-        if (updated.changes === 0) effects.lostLeases.push(completion.deliveryId);
+  /** Cheap checks before a claim's write transaction: no room at all, or every enabled endpoint excluded. */
+  #nothingToClaim(db: Database, options: ClaimOptions): boolean {
+    if (options.limit < 1 || options.perEndpointLimit < 1) return true;
+    const excluded = options.excludeEndpointIds ?? [];
+    return excluded.length > 0 && !this.#stmt(db, SQL.enabledEndpointsLeft).get(JSON.stringify(excluded))?.n;
+  }
 
-        const endpointId = attempt.endpointId;
-        let state = health.get(endpointId);
-        if (state === undefined) {
-          const row = this.#stmt(db, SQL.endpointHealth).get(endpointId);
-          state =
-            row === undefined
-              ? null
-              : {
-                  failingSince: row.failing_since === null ? null : Number(row.failing_since),
-                  disabled: Number(row.disabled) === 1,
-                };
-          health.set(endpointId, state);
+  /** The claim itself, inside the caller's write transaction. */
+  #claimIn(db: Database, options: ClaimOptions): ClaimedDelivery[] {
+    const { now, owner, leaseMs, limit, perEndpointLimit } = options;
+    // Endpoints whose rows the next candidate query skips: the caller's, then each one found at its cap.
+    const skipped = new Set(options.excludeEndpointIds ?? []);
+    const inFlight = new Map<string, number>();
+    const chosen: string[] = [];
+    const batchSize = limit * CANDIDATE_FACTOR;
+    let after: { at: number; id: string } | null = null;
+    while (chosen.length < limit) {
+      const skip = JSON.stringify([...skipped]);
+      const rows: Row[] =
+        after === null
+          ? this.#stmt(db, SQL.claimCandidates).all(now, skip, batchSize)
+          : this.#stmt(db, SQL.claimCandidatesAfter).all(now, after.at, after.id, skip, batchSize);
+      for (const row of rows) {
+        const endpointId = String(row.endpoint_id);
+        let busy = inFlight.get(endpointId);
+        if (busy === undefined) busy = Number(this.#stmt(db, SQL.liveLeases).get(endpointId, now)?.n ?? 0);
+        if (busy < perEndpointLimit) {
+          chosen.push(String(row.id));
+          busy++;
         }
-        if (state === null) continue;
-        if (completion.endpointOutcome === "succeeded") {
-          if (state.failingSince !== null) {
-            state.failingSince = null;
-            this.#stmt(db, SQL.setFailingSince).run(null, now, endpointId);
-          }
-          continue;
-        }
-        if (state.failingSince === null) {
-          state.failingSince = now;
-          this.#stmt(db, SQL.setFailingSince).run(now, now, endpointId);
-          effects.failingEndpoints.push({ endpointId, failingSince: now });
-        }
-        if (state.disabled) continue;
-        const reason =
-          completion.endpointOutcome === "gone"
-            ? "gone"
-            : now - state.failingSince >= disableAfterMs
-              ? "failing"
-              : null;
-        if (reason !== null) {
-          state.disabled = true;
-          this.#stmt(db, SQL.disableEndpoint).run(reason, now, endpointId);
-          effects.disabledEndpoints.push({ endpointId, reason });
-        }
+        inFlight.set(endpointId, busy);
+        if (busy >= perEndpointLimit) skipped.add(endpointId);
+        if (chosen.length >= limit) break;
       }
+      const last = rows[rows.length - 1];
+      if (rows.length < batchSize || last === undefined) break;
+      // Every enabled endpoint is at its cap or excluded: the rest of the queue holds nothing to take.
+      if (skipped.size > 0 && !this.#stmt(db, SQL.enabledEndpointsLeft).get(JSON.stringify([...skipped]))?.n) break;
+      after = { at: Number(last.next_attempt_at), id: String(last.id) };
+    }
+    if (chosen.length === 0) return [];
+
+    const ids = JSON.stringify(chosen);
+    const leased = new Map<string, DeliveryRecord>();
+    for (const row of this.#stmt(db, SQL.lease).all(owner, now + leaseMs, now, ids)) {
+      const delivery = rowToDelivery(row);
+      leased.set(delivery.id, delivery);
+    }
+    const messageIds = JSON.stringify([...new Set([...leased.values()].map((d) => d.messageId))]);
+    const endpointIds = JSON.stringify([...new Set([...leased.values()].map((d) => d.endpointId))]);
+    const messageRows = new Map<string, Row>();
+    for (const row of this.#stmt(db, SQL.messagesByIds).all(messageIds)) messageRows.set(String(row.id), row);
+    const endpointRows = new Map<string, Row>();
+    for (const row of this.#stmt(db, SQL.endpointsByIds).all(endpointIds)) endpointRows.set(String(row.id), row);
+
+    const claimed: ClaimedDelivery[] = [];
+    for (const id of chosen) {
+      const delivery = leased.get(id);
+      const messageRow = delivery && messageRows.get(delivery.messageId);
+      const endpointRow = delivery && endpointRows.get(delivery.endpointId);
+      // Mapped per claim, so claims of one endpoint or message never share an object (callers may mutate them).
+      if (delivery && messageRow && endpointRow) {
+        claimed.push({ delivery, message: rowToMessage(messageRow), endpoint: rowToEndpoint(endpointRow) });
+      }
+    }
+    return claimed;
+  }
+
+  async complete(
+    completions: Completion[],
+    now: number,
+    disableAfterMs: number,
+    claim?: ClaimOptions,
+  ): Promise<CompletionEffects> {
+    const db = await this.#connection();
+    const claimToo = claim !== undefined && !this.#nothingToClaim(db, claim);
+    return this.#write(db, () => {
+      const effects = this.#completeIn(db, completions, now, disableAfterMs);
+      if (claimToo) effects.claimed = this.#claimIn(db, claim);
       return effects;
     });
   }
 
-  async heartbeat(worker: WorkerRecord, leaseUntil: number): Promise<void> {
+  #completeIn(db: Database, completions: Completion[], now: number, disableAfterMs: number): CompletionEffects {
+    const effects: CompletionEffects = { failingEndpoints: [], disabledEndpoints: [], lostLeases: [] };
+    const insertAttempt = this.#stmt(db, SQL.insertAttempt);
+    const completeDelivery = this.#stmt(db, SQL.completeDelivery);
+    // Endpoint health as this batch has left it so far; written only when it changes.
+    const health = new Map<string, { failingSince: number | null; disabled: boolean } | null>();
+    for (const completion of completions) {
+      const { attempt } = completion;
+      insertAttempt.run(...attemptToRow(attempt), attempt.deliveryId);
+      const updated = completeDelivery.run(
+        completion.status,
+        completion.nextAttemptAt,
+        attempt.statusCode,
+        attempt.error,
+        now,
+        completion.deliveryId,
+        completion.owner,
+      );
+      if (updated.changes === 0) effects.lostLeases.push(completion.deliveryId);
+
+      const endpointId = attempt.endpointId;
+      let state = health.get(endpointId);
+      if (state === undefined) {
+        const row = this.#stmt(db, SQL.endpointHealth).get(endpointId);
+        state =
+          row === undefined
+            ? null
+            : {
+                failingSince: row.failing_since === null ? null : Number(row.failing_since),
+                disabled: Number(row.disabled) === 1,
+              };
+        health.set(endpointId, state);
+      }
+      if (state === null) continue;
+      if (completion.endpointOutcome === "succeeded") {
+        if (state.failingSince !== null) {
+          state.failingSince = null;
+          this.#stmt(db, SQL.setFailingSince).run(null, now, endpointId);
+        }
+        continue;
+      }
+      if (state.failingSince === null) {
+        state.failingSince = now;
+        this.#stmt(db, SQL.setFailingSince).run(now, now, endpointId);
+        effects.failingEndpoints.push({ endpointId, failingSince: now });
+      }
+      if (state.disabled) continue;
+      const reason =
+        completion.endpointOutcome === "gone" ? "gone" : now - state.failingSince >= disableAfterMs ? "failing" : null;
+      if (reason !== null) {
+        state.disabled = true;
+        this.#stmt(db, SQL.disableEndpoint).run(reason, now, endpointId);
+        effects.disabledEndpoints.push({ endpointId, reason });
+      }
+    }
+    return effects;
+  }
+
+  async heartbeat(worker: WorkerRecord, deliveryIds: readonly string[], leaseUntil: number): Promise<void> {
     const db = await this.#connection();
     this.#write(db, () => {
       this.#stmt(db, SQL.registerWorker).run(worker.id, worker.host, worker.pid, worker.startedAt, worker.heartbeatAt);
-      this.#stmt(db, SQL.extendLeases).run(leaseUntil, worker.id);
+      if (deliveryIds.length > 0)
+        this.#stmt(db, SQL.extendLeases).run(leaseUntil, JSON.stringify(deliveryIds), worker.id);
     });
   }
 
