@@ -14,7 +14,6 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { newId } from "../src/core/ids.js";
 import { type DeliveryRecord, type Hookline, type MessageRecord, WebhookEvent } from "../src/index.js";
-import { DELIVERY_COLUMNS, deliveryToRow, MESSAGE_COLUMNS, messageToRow } from "../src/store/sql/rows.js";
 import { newEvent } from "./dispatch.js";
 
 /** Where the PostgreSQL benchmarks connect. */
@@ -99,45 +98,6 @@ export function backlogRecords(
       updatedAt: now,
     },
   };
-}
-
-/** `columns` paired with `values` as one object, the shape json_populate_recordset reads. */
-function asColumns(columns: readonly string[], values: readonly unknown[]): Record<string, unknown> {
-  return Object.fromEntries(columns.map((column, i) => [column, values[i]]));
-}
-
-/**
- * Writes messages `first` … `first + count - 1` and their deliveries into
- * the PostgreSQL `schema` in statements of `batch` messages (each one
- * statement, so atomic), without NOTIFY: for pre-loading a backlog.
- */
-export async function loadPostgresBacklog(
-  schema: string,
-  appId: string,
-  endpointId: string,
-  first: number,
-  count: number,
-  batch = 1_000,
-): Promise<void> {
-  const t = (table: string) => `"${schema}".${table}`;
-  const messageColumns = MESSAGE_COLUMNS.join(", ");
-  const deliveryColumns = DELIVERY_COLUMNS.join(", ");
-  const sql = `WITH m AS (
-      INSERT INTO ${t("messages")} (${messageColumns})
-      SELECT ${messageColumns} FROM json_populate_recordset(NULL::${t("messages")}, $1::json)
-    )
-    INSERT INTO ${t("deliveries")} (${deliveryColumns})
-    SELECT ${deliveryColumns} FROM json_populate_recordset(NULL::${t("deliveries")}, $2::json)`;
-  await withPgClient(async (client) => {
-    for (let start = first; start < first + count; start += batch) {
-      const size = Math.min(batch, first + count - start);
-      const records = Array.from({ length: size }, (_, i) => backlogRecords(start + i, appId, endpointId));
-      await client.query(sql, [
-        JSON.stringify(records.map((r) => asColumns(MESSAGE_COLUMNS, messageToRow(r.message)))),
-        JSON.stringify(records.map((r) => asColumns(DELIVERY_COLUMNS, deliveryToRow(r.delivery)))),
-      ]);
-    }
-  });
 }
 
 /** A new directory under the OS temp dir, removed with everything in it once `fn` settles. */

@@ -49,6 +49,11 @@ export const DEFAULTS = {
    * it), so a worker that dies without a word holds its deliveries at most this long.
    */
   leaseMs: 9_000,
+  /**
+   * Engine: how long a process keeps an app's enabled endpoints and the event types' schemas
+   * between sends; its own changes apply at once, another process's within this.
+   */
+  readCacheTtlMs: 1_000,
   /** Engine: safety-net poll when no wake-up arrives. */
   pollIntervalMs: 1_000,
   /** Engine: an endpoint failing without a single success this long is disabled. */

@@ -3,6 +3,7 @@ import type { Clock } from "../core/clock.js";
 import { ConfigurationError, ConflictError, NotFoundError } from "../core/errors.js";
 import { requireText } from "../core/models.js";
 import type { Page, PageOptions, Store } from "../store/store.js";
+import { ReadCache } from "./read-cache.js";
 
 const NAMESPACE = "event_type";
 const NAME = /^[a-zA-Z0-9\-_.]{1,256}$/;
@@ -50,10 +51,13 @@ export class EventTypes {
   readonly #store: Store;
   readonly #clock: Clock;
   readonly #validators = new Map<string, { updatedAt: number; schema: z.ZodType | null }>();
+  /** What `validatePayload` looked up, for a short while (see ReadCache). */
+  readonly #cache: ReadCache<EventType | null>;
 
-  constructor(store: Store, clock: Clock) {
+  constructor(store: Store, clock: Clock, readCacheTtlMs = 0) {
     this.#store = store;
     this.#clock = clock;
+    this.#cache = new ReadCache(readCacheTtlMs);
   }
 
   async create(input: EventTypeInput): Promise<EventType> {
@@ -73,6 +77,7 @@ export class EventTypes {
       { namespace: NAMESPACE, key: name, value: JSON.stringify(eventType), createdAt: now, updatedAt: now },
       { onlyIfAbsent: true },
     );
+    this.#cache.clear();
     if (!created) throw new ConflictError(`event type ${name} exists`);
     return eventType;
   }
@@ -111,19 +116,22 @@ export class EventTypes {
       createdAt: existing.createdAt,
       updatedAt: now,
     });
+    this.#cache.clear();
     return updated;
   }
 
   /** Archives the event type (it stays valid for messages), or removes it with `expunge`. */
   async delete(name: string, options: { expunge?: boolean } = {}): Promise<void> {
     const existing = await this.get(name);
-    if (options.expunge) await this.#store.deleteDocument(NAMESPACE, existing.name);
-    else if (!existing.archived) await this.update(existing.name, { archived: true });
+    if (options.expunge) {
+      await this.#store.deleteDocument(NAMESPACE, existing.name);
+      this.#cache.clear();
+    } else if (!existing.archived) await this.update(existing.name, { archived: true });
   }
 
   /** Throws a {@link PayloadValidationError} when the type has a schema the payload does not satisfy. */
   async validatePayload(eventType: string, payload: unknown): Promise<void> {
-    const type = await this.find(eventType);
+    const type = await this.#cache.get(eventType, () => this.find(eventType));
     if (!type?.schemas) return;
     let cached = this.#validators.get(type.name);
     if (!cached || cached.updatedAt !== type.updatedAt) {

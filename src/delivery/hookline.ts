@@ -33,6 +33,7 @@ import type { WebhookTransport } from "../transport/transport.js";
 import { ApiKeys } from "./api-keys.js";
 import { isReservedHeader } from "./deliver.js";
 import { EventTypes } from "./event-types.js";
+import { ReadCache } from "./read-cache.js";
 import { scheduledRetry } from "./retry-policy.js";
 import { type CompletedAttempt, DeliveryWorker } from "./worker.js";
 
@@ -61,6 +62,12 @@ export interface HooklineOptions {
    * A worker on the same host that finds a dead predecessor takes its leases over at once.
    */
   leaseMs?: number;
+  /**
+   * How long this process keeps an app's enabled endpoints and the event types' schemas between
+   * sends (default 1 s; 0 reads them for every send). Changes made through this process apply at
+   * once; changes made by another process on the same database, within this time.
+   */
+  readCacheTtlMs?: number;
   /** Safety-net poll when no wake-up arrives (default 1 s). */
   pollIntervalMs?: number;
   /** An endpoint failing without a success this long is disabled (default 5 days). */
@@ -165,6 +172,8 @@ export class Hookline extends EventEmitter<HooklineEvents> {
   readonly #worker: DeliveryWorker;
   readonly #egress: EgressPolicy;
   readonly #maxPayloadBytes: number;
+  /** Enabled endpoints per app id, for fan-out. */
+  readonly #endpointCache: ReadCache<EndpointRecord[]>;
   #unsubscribeWake: (() => Promise<void>) | null = null;
   #defaultAppReady: Promise<void> | null = null;
   #closed = false;
@@ -174,7 +183,10 @@ export class Hookline extends EventEmitter<HooklineEvents> {
     super();
     this.store = store;
     this.#clock = options.clock ?? systemClock;
-    this.eventTypes = new EventTypes(store, this.#clock);
+    const readCacheTtlMs = options.readCacheTtlMs ?? DEFAULTS.readCacheTtlMs;
+    requireInteger("readCacheTtlMs", readCacheTtlMs, 0);
+    this.#endpointCache = new ReadCache(readCacheTtlMs);
+    this.eventTypes = new EventTypes(store, this.#clock, readCacheTtlMs);
     this.apiKeys = new ApiKeys(store, this.#clock);
     this.#egress = new EgressPolicy(options);
     this.#ownsTransport = options.transport === undefined;
@@ -229,7 +241,11 @@ export class Hookline extends EventEmitter<HooklineEvents> {
     const channels = optionalNames("channels", input.channels);
     const tags = optionalNames("tags", input.tags);
     const appId = await this.#appId(input.appId);
-    await this.eventTypes.validatePayload(eventType, payload);
+    // Both reads at once: on PostgreSQL each is a round trip.
+    const [enabled] = await Promise.all([
+      this.#endpointCache.get(appId, () => this.store.enabledEndpoints(appId)),
+      this.eventTypes.validatePayload(eventType, payload),
+    ]);
     const now = this.#clock.now();
     const messageId = newId("msg", now);
     const eventId = input.eventId ?? messageId;
@@ -257,7 +273,7 @@ export class Hookline extends EventEmitter<HooklineEvents> {
       tags,
       createdAt: now,
     };
-    const endpoints = (await this.store.enabledEndpoints(appId)).filter(
+    const endpoints = enabled.filter(
       (e) =>
         matchesEventType(e.eventTypes, eventType) &&
         (e.channels === null || e.channels.length === 0 || (channels ?? []).some((c) => e.channels?.includes(c))),
@@ -400,6 +416,7 @@ export class Hookline extends EventEmitter<HooklineEvents> {
       const app = await this.apps.get(id);
       await this.apiKeys.deleteForApp(app.id);
       await this.store.deleteApp(app.id);
+      this.#endpointCache.clear();
     },
     /**
      * The app whose id or uid is `input.uid` if there is one, else a new app
@@ -480,6 +497,7 @@ export class Hookline extends EventEmitter<HooklineEvents> {
       };
       if (record.disabled) record.disabledReason = "manual";
       await this.store.createEndpoint(record);
+      this.#endpointCache.clear();
       return toEndpoint(record);
     },
     get: async (id: string): Promise<Endpoint> => toEndpoint(await this.#endpoint(id)),
@@ -498,6 +516,7 @@ export class Hookline extends EventEmitter<HooklineEvents> {
     delete: async (id: string): Promise<void> => {
       await this.#endpoint(id);
       await this.store.deleteEndpoint(id);
+      this.#endpointCache.clear();
     },
     /** Enables a disabled endpoint: it gets new deliveries again, and its held ones are sent. */
     enable: async (id: string): Promise<Endpoint> => {
@@ -646,6 +665,7 @@ export class Hookline extends EventEmitter<HooklineEvents> {
 
   async #patchEndpoint(id: string, patch: EndpointPatch): Promise<Endpoint> {
     const updated = await this.store.updateEndpoint(id, patch, this.#clock.now());
+    this.#endpointCache.clear();
     if (!updated) throw new NotFoundError(`endpoint ${JSON.stringify(id)} not found`);
     return toEndpoint(updated);
   }
@@ -742,6 +762,7 @@ export class Hookline extends EventEmitter<HooklineEvents> {
   }
 
   #announce(batch: readonly CompletedAttempt[], effects: Awaited<ReturnType<Store["complete"]>>): void {
+    if (effects.disabledEndpoints.length > 0) this.#endpointCache.clear();
     const lost = new Set(effects.lostLeases);
     for (const { completion } of batch) {
       if (lost.has(completion.deliveryId)) continue;
