@@ -596,10 +596,11 @@ export class PostgresStore implements Store {
     const busy = new Map<string, number>();
     const picked: string[] = [];
     const endpointIds = new Set<string>();
-    // The window is several times the limit so the cap can skip rows; if it still fills up with
-    // rows of capped endpoints, look further past them, as the memory store's full scan would.
+    // The first window holds just enough rows when no cap skips any (the common case), so a claim
+    // locks no more rows than it takes. If caps skip rows, later windows are several times what is
+    // still wanted, looking further past capped endpoints, as the memory store's full scan would.
+    let window = limit;
     for (;;) {
-      const window = (limit - picked.length) * CLAIM_WINDOW_FACTOR;
       // The endpoint check is a subquery, not a join: one primary-key lookup per row of the
       // window, whatever the number of endpoints and whatever the planner knows of them.
       const candidates = await client.query<{ id: string; endpoint_id: string }>(
@@ -638,10 +639,13 @@ export class PostgresStore implements Store {
         if (inFlight + 1 >= perEndpointLimit) excluded.add(endpoint_id);
       }
       if (picked.length >= limit || candidates.rows.length < window) break;
+      window = (limit - picked.length) * CLAIM_WINDOW_FACTOR;
     }
     if (picked.length === 0) return [];
 
     const endpointColumns = ENDPOINT_COLUMNS.map((c) => `e.${c} AS e_${c}`).join(", ");
+    const messageColumns = MESSAGE_COLUMNS.map((c) => `m.${c} AS m_${c}`).join(", ");
+    // The lease, and what the worker needs to send (message and endpoint), in one round trip.
     const leased = await client.query(
       `WITH u AS (
          UPDATE ${this.#t.deliveries}
@@ -649,20 +653,16 @@ export class PostgresStore implements Store {
          WHERE id = ANY($4::text[])
          RETURNING *
        )
-       SELECT u.*, ${endpointColumns} FROM u
-       JOIN ${this.#t.endpoints} e ON e.id = u.endpoint_id AND e.id = ANY($5::text[])`,
+       SELECT u.*, ${endpointColumns}, ${messageColumns} FROM u
+       JOIN ${this.#t.endpoints} e ON e.id = u.endpoint_id AND e.id = ANY($5::text[])
+       JOIN ${this.#t.messages} m ON m.id = u.message_id`,
       [owner, now + leaseMs, now, picked, [...endpointIds]],
     );
-    const messageIds = [...new Set(leased.rows.map((r) => String(r.message_id)))];
-    const messages = await client.query(`SELECT * FROM ${this.#t.messages} WHERE id = ANY($1::text[])`, [messageIds]);
-    const messageById = new Map(messages.rows.map((r) => [String(r.id), rowToMessage(r)]));
     const claimedById = new Map<string, ClaimedDelivery>();
     for (const row of leased.rows) {
-      const message = messageById.get(String(row.message_id));
-      if (!message) continue;
       claimedById.set(String(row.id), {
         delivery: rowToDelivery(row),
-        message: structuredClone(message),
+        message: rowToMessage(row, "m_"),
         endpoint: rowToEndpoint(row, "e_"),
       });
     }

@@ -117,9 +117,10 @@ const SQL = {
     WHERE d.${QUEUED} AND d.next_attempt_at <= ? AND (d.next_attempt_at, d.id) > (?, ?) AND e.disabled = 0
       AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))
     ORDER BY d.next_attempt_at, d.id LIMIT ?`,
-  // Live leases of one endpoint, counting every worker's: walks deliveries_endpoint (endpoint_id, status, …).
-  liveLeases:
-    "SELECT COUNT(*) AS n FROM deliveries WHERE endpoint_id = ? AND status = 'sending' AND next_attempt_at > ?",
+  // Live leases of one endpoint, counting every worker's: one range of the covering index
+  // deliveries_endpoint_queue, which the repeated status term lets the planner use.
+  liveLeases: `SELECT COUNT(*) AS n FROM deliveries
+    WHERE endpoint_id = ? AND ${QUEUED} AND status = 'sending' AND next_attempt_at > ?`,
   // Two short ranges of deliveries_endpoint_queue: the endpoint's pending and sending rows due by now.
   endpointWaiting: `SELECT EXISTS (SELECT 1 FROM deliveries WHERE endpoint_id = ? AND ${QUEUED}
     AND next_attempt_at <= ?) AS n`,
@@ -562,14 +563,16 @@ export class SqliteStore implements Store {
     const skipped = new Set(options.excludeEndpointIds ?? []);
     const inFlight = new Map<string, number>();
     const chosen: string[] = [];
-    const batchSize = limit * CANDIDATE_FACTOR;
+    // The first window holds just enough rows when no cap skips any (the common case); later ones,
+    // past rows of endpoints found at their cap, read further ahead.
+    let window = limit;
     let after: { at: number; id: string } | null = null;
     while (chosen.length < limit) {
       const skip = JSON.stringify([...skipped]);
       const rows: Row[] =
         after === null
-          ? this.#stmt(db, SQL.claimCandidates).all(now, skip, batchSize)
-          : this.#stmt(db, SQL.claimCandidatesAfter).all(now, after.at, after.id, skip, batchSize);
+          ? this.#stmt(db, SQL.claimCandidates).all(now, skip, window)
+          : this.#stmt(db, SQL.claimCandidatesAfter).all(now, after.at, after.id, skip, window);
       for (const row of rows) {
         const endpointId = String(row.endpoint_id);
         let busy = inFlight.get(endpointId);
@@ -583,7 +586,8 @@ export class SqliteStore implements Store {
         if (chosen.length >= limit) break;
       }
       const last = rows[rows.length - 1];
-      if (rows.length < batchSize || last === undefined) break;
+      if (rows.length < window || last === undefined) break;
+      window = (limit - chosen.length) * CANDIDATE_FACTOR;
       // Every enabled endpoint is at its cap or excluded: the rest of the queue holds nothing to take.
       if (skipped.size > 0 && !this.#stmt(db, SQL.enabledEndpointsLeft).get(JSON.stringify([...skipped]))?.n) break;
       after = { at: Number(last.next_attempt_at), id: String(last.id) };
