@@ -3,7 +3,7 @@
  *
  * 1. Throughput: N messages `send()` → claimed → POSTed to bench/receiver.mjs
  *    (another process) → attempt and delivery recorded, with the workers in
- *    the sending process (`hl.start()` first, then send from 8 concurrent
+ *    the sending process (`hl.start()` first, then send from 32 concurrent
  *    loops, done at the N-th `delivery:succeeded` event), against the raw
  *    undici Pool loop of bench/dispatch.ts (32 in flight), alternately,
  *    A B A B. The engine runs 32 deliveries in flight as well
@@ -40,9 +40,13 @@ import { EVENT_TYPE, payloadFor, SECRET, sendMany, sleep, withTempDir, withTimeo
 
 /** Messages per end-to-end and ingest run at scale 1. */
 const MESSAGES = 20_000;
-/** Concurrent `send()` loops; SQLite writes are synchronous, so more only adds queueing. */
-const SEND_LANES = 8;
-const THROUGHPUT_TARGET = 0.5;
+/**
+ * Concurrent `send()` loops, as many producers as the PostgreSQL and peer
+ * benchmarks use: more sends per group commit, and a fair match for them.
+ */
+const SEND_LANES = 32;
+/** Issue target for this release; the project's goal beyond it is 0.5×. */
+const THROUGHPUT_TARGET = 0.3;
 const LATENCY_RATE_PER_SECOND = 1_000;
 const LATENCY_DURATION_MS = 10_000;
 const LATENCY_WARMUP_MS = 1_000;
