@@ -6,8 +6,9 @@
  * same machine.
  *
  * `npx tsx bench/run.ts [section …]` runs only the sections named: `signing`,
- * `dispatch`, `sqlite`, `postgres`, `memory`, or `engine` (sqlite and
- * postgres, plus memory when BENCH_MEMORY=1).
+ * `dispatch`, `sqlite`, `postgres`, `memory`, `peers` (against BullMQ),
+ * `ingest`, or `engine` (sqlite and postgres, plus memory when
+ * BENCH_MEMORY=1).
  *
  * `BENCH_DURATION_MS` (default 5000) sets the measured window of each
  * dispatch run; the signing time budget scales with it. `BENCH_SCALE`
@@ -31,6 +32,7 @@ import { main as runSqlite } from "./engine.js";
 import { main as runMemory } from "./engine-memory.js";
 import { main as runPostgres } from "./engine-postgres.js";
 import { main as runIngest } from "./ingest.js";
+import { main as runPeers } from "./peers.js";
 import { main as runSigning } from "./signing.js";
 
 const SECTIONS: Record<string, (options: BenchOptions) => Promise<BenchReport>> = {
@@ -39,6 +41,7 @@ const SECTIONS: Record<string, (options: BenchOptions) => Promise<BenchReport>> 
   sqlite: runSqlite,
   postgres: runPostgres,
   memory: runMemory,
+  peers: runPeers,
   ingest: runIngest,
 };
 
@@ -46,7 +49,7 @@ const SECTIONS: Record<string, (options: BenchOptions) => Promise<BenchReport>> 
 function sectionsFromArgs(args: readonly string[]): string[] {
   const withMemory = process.env.BENCH_MEMORY === "1";
   const engine = ["sqlite", "postgres", ...(withMemory ? ["memory"] : [])];
-  if (args.length === 0) return ["signing", "dispatch", ...engine, "ingest"];
+  if (args.length === 0) return ["signing", "dispatch", ...engine, "peers", "ingest"];
   const chosen = args.flatMap((arg) => (arg === "engine" ? engine : [arg]));
   const unknown = chosen.filter((name) => !(name in SECTIONS));
   if (unknown.length > 0) {
