@@ -42,6 +42,11 @@ export const DEFAULTS = {
   concurrency: 64,
   /** Engine: deliveries of one endpoint in flight at once, across every worker. */
   perEndpointConcurrency: 10,
+  /**
+   * Engine: an attempt running longer than this stops counting against `concurrency`, so slow
+   * receivers cannot hold back the rest (up to 3 × `concurrency` such attempts per process).
+   */
+  slowAttemptMs: 1_000,
   /** Engine: rows claimed, and completions written, per transaction. */
   batchSize: 100,
   /**

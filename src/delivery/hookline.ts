@@ -54,6 +54,12 @@ export interface HooklineOptions {
   concurrency?: number;
   /** Deliveries of one endpoint in flight at once, across every worker (default 10). */
   perEndpointConcurrency?: number;
+  /**
+   * An attempt running longer than this (default 1 s) no longer counts against `concurrency`, so
+   * slow receivers cannot starve the others; up to three times `concurrency` such attempts run
+   * beside the rest, after which the endpoints they belong to wait for them to finish.
+   */
+  slowAttemptMs?: number;
   /** Rows per claim and per completion batch (default 100). */
   batchSize?: number;
   /**
@@ -197,6 +203,7 @@ export class Hookline extends EventEmitter<HooklineEvents> {
       perEndpointConcurrency: options.perEndpointConcurrency ?? DEFAULTS.perEndpointConcurrency,
       batchSize: options.batchSize ?? DEFAULTS.batchSize,
       leaseMs: options.leaseMs ?? DEFAULTS.leaseMs,
+      slowAttemptMs: options.slowAttemptMs ?? DEFAULTS.slowAttemptMs,
       pollIntervalMs: options.pollIntervalMs ?? DEFAULTS.pollIntervalMs,
       disableAfterMs: options.disableAfterMs ?? DEFAULTS.disableAfterMs,
       maxRetryAfterMs: options.maxRetryAfterMs ?? DEFAULTS.maxRetryAfterMs,

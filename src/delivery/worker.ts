@@ -8,6 +8,9 @@ import { type AttemptOutcome, attemptDelivery, type DeliveryRequest } from "./de
 import { deadWorkers, registerLocalWorker, THIS_HOST, unregisterLocalWorker } from "./liveness.js";
 import { applyRetryAfter, parseRetryAfterMs, type RetryPolicy } from "./retry-policy.js";
 
+/** Slow attempts (see `slowAttemptMs`) a worker runs beyond `concurrency`, as a multiple of it. */
+const SLOW_ALLOWANCE = 3;
+
 export interface WorkerSettings {
   store: Store;
   transport: WebhookTransport;
@@ -18,6 +21,8 @@ export interface WorkerSettings {
   batchSize: number;
   /** A lease lives this long past its worker's last heartbeat; heartbeats come every third of it. */
   leaseMs: number;
+  /** An attempt running longer than this stops counting against `concurrency` (see `#busy`). */
+  slowAttemptMs: number;
   pollIntervalMs: number;
   disableAfterMs: number;
   maxRetryAfterMs: number;
@@ -127,7 +132,10 @@ export class DeliveryWorker {
   readonly owner = `wrk_${randomBytes(8).toString("hex")}`;
   readonly #s: WorkerSettings;
   readonly #limiter = new RateLimiter();
-  readonly #inFlight = new Map<string, { controller: AbortController; promise: Promise<void> }>();
+  readonly #inFlight = new Map<
+    string,
+    { controller: AbortController; promise: Promise<void>; endpointId: string; startedAt: number }
+  >();
   /** Per endpoint: this worker's leases the store still counts (attempts in flight, or done but not written). */
   readonly #endpointLoad = new Map<string, number>();
   #pending: CompletedAttempt[] = [];
@@ -306,9 +314,41 @@ export class DeliveryWorker {
    * Slots taken: attempts in flight, and finished attempts whose completion
    * is not written yet — their rows still count as leased, so claiming for
    * them would find their endpoints full and come back empty.
+   *
+   * An attempt that has run longer than `slowAttemptMs` no longer takes a
+   * slot: its receiver is slow, and it must not hold back the others (the
+   * noisy neighbour). Such attempts may take up to three times `concurrency`
+   * more; beyond that the endpoints they belong to get nothing new until
+   * they finish (see `#slowEndpoints`), so sockets and memory stay bounded.
    */
   #busy(): number {
-    return this.#inFlight.size + this.#unwritten + this.#reserved;
+    return this.#attempts().fresh + this.#unwritten + this.#reserved;
+  }
+
+  /** In-flight attempts by age; `nextSlowInMs`: when the next fresh one turns slow. */
+  #attempts(): { fresh: number; slow: number; nextSlowInMs: number } {
+    const now = performance.now();
+    let fresh = 0;
+    let nextSlowInMs = Number.POSITIVE_INFINITY;
+    for (const flight of this.#inFlight.values()) {
+      const leftMs = flight.startedAt + this.#s.slowAttemptMs - now;
+      if (leftMs > 0) {
+        fresh++;
+        nextSlowInMs = Math.min(nextSlowInMs, leftMs);
+      }
+    }
+    return { fresh, slow: this.#inFlight.size - fresh, nextSlowInMs };
+  }
+
+  /** Endpoints of slow attempts, once those fill their allowance: claims leave them out. */
+  #slowEndpoints(): string[] {
+    if (this.#attempts().slow < SLOW_ALLOWANCE * this.#s.concurrency) return [];
+    const now = performance.now();
+    const slow = new Set<string>();
+    for (const flight of this.#inFlight.values()) {
+      if (now - flight.startedAt >= this.#s.slowAttemptMs) slow.add(flight.endpointId);
+    }
+    return [...slow];
   }
 
   /**
@@ -347,7 +387,8 @@ export class DeliveryWorker {
 
   async #idleMs(): Promise<number> {
     const poll = this.#s.pollIntervalMs;
-    if (this.#busy() >= this.#s.concurrency) return poll;
+    // Full: a slot frees when an attempt ends (which wakes us) or turns slow (which does not).
+    if (this.#busy() >= this.#s.concurrency) return Math.min(poll, Math.ceil(this.#attempts().nextSlowInMs));
     const next = await this.#s.store.nextDueAt();
     if (next === null) return poll;
     const waitMs = next - this.#s.clock.now();
@@ -390,7 +431,7 @@ export class DeliveryWorker {
       limit,
       perEndpointLimit: this.#s.perEndpointConcurrency,
       // Endpoints this worker alone holds at their cap cannot give anything: the store then skips the claim.
-      excludeEndpointIds: [...this.#limiter.exhausted(now), ...this.#endpointsAtCap(freeing)],
+      excludeEndpointIds: [...this.#limiter.exhausted(now), ...this.#endpointsAtCap(freeing), ...this.#slowEndpoints()],
     };
   }
 
@@ -426,7 +467,7 @@ export class DeliveryWorker {
         this.#inFlight.delete(claimed.delivery.id);
         this.#wakeIfRoom();
       });
-    this.#inFlight.set(claimed.delivery.id, { controller, promise });
+    this.#inFlight.set(claimed.delivery.id, { controller, promise, endpointId, startedAt: performance.now() });
     return promise;
   }
 
