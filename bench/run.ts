@@ -7,8 +7,8 @@
  *
  * `npx tsx bench/run.ts [section …]` runs only the sections named: `signing`,
  * `dispatch`, `sqlite`, `postgres`, `memory`, `peers` (against BullMQ),
- * `ingest`, or `engine` (sqlite and postgres, plus memory when
- * BENCH_MEMORY=1).
+ * `fairness` (noisy neighbours), `ingest`, or `engine` (sqlite and postgres,
+ * plus memory when BENCH_MEMORY=1).
  *
  * `BENCH_DURATION_MS` (default 5000) sets the measured window of each
  * dispatch run; the signing time budget scales with it. `BENCH_SCALE`
@@ -31,6 +31,7 @@ import { main as runDispatch } from "./dispatch.js";
 import { main as runSqlite } from "./engine.js";
 import { main as runMemory } from "./engine-memory.js";
 import { main as runPostgres } from "./engine-postgres.js";
+import { main as runFairness } from "./fairness.js";
 import { main as runIngest } from "./ingest.js";
 import { main as runPeers } from "./peers.js";
 import { main as runSigning } from "./signing.js";
@@ -42,6 +43,7 @@ const SECTIONS: Record<string, (options: BenchOptions) => Promise<BenchReport>> 
   postgres: runPostgres,
   memory: runMemory,
   peers: runPeers,
+  fairness: runFairness,
   ingest: runIngest,
 };
 
@@ -49,7 +51,7 @@ const SECTIONS: Record<string, (options: BenchOptions) => Promise<BenchReport>> 
 function sectionsFromArgs(args: readonly string[]): string[] {
   const withMemory = process.env.BENCH_MEMORY === "1";
   const engine = ["sqlite", "postgres", ...(withMemory ? ["memory"] : [])];
-  if (args.length === 0) return ["signing", "dispatch", ...engine, "peers", "ingest"];
+  if (args.length === 0) return ["signing", "dispatch", ...engine, "peers", "fairness", "ingest"];
   const chosen = args.flatMap((arg) => (arg === "engine" ? engine : [arg]));
   const unknown = chosen.filter((name) => !(name in SECTIONS));
   if (unknown.length > 0) {

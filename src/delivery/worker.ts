@@ -149,6 +149,8 @@ export class DeliveryWorker {
   #retryFlushTimer: NodeJS.Timeout | undefined;
   /** Completions buffered in #pending, not yet written. */
   #unwritten = 0;
+  /** Endpoints whose last attempts ran past `slowAttemptMs`, until one ends sooner (see `#busy`). */
+  readonly #slowKnown = new Set<string>();
   /** Slots promised to sends whose deliveries may come back leased to us (see `claimOnInsert`). */
   #reserved = 0;
   #heartbeatTimer: NodeJS.Timeout | undefined;
@@ -317,38 +319,42 @@ export class DeliveryWorker {
    *
    * An attempt that has run longer than `slowAttemptMs` no longer takes a
    * slot: its receiver is slow, and it must not hold back the others (the
-   * noisy neighbour). Such attempts may take up to three times `concurrency`
-   * more; beyond that the endpoints they belong to get nothing new until
-   * they finish (see `#slowEndpoints`), so sockets and memory stay bounded.
+   * noisy neighbour). Its endpoint is then known to be slow until one of its
+   * attempts ends sooner, and its new attempts take no slot from the start.
+   * Slow attempts may take up to three times `concurrency` more; beyond that
+   * slow endpoints get nothing new until some finish (see `#slowEndpoints`),
+   * so sockets and memory stay bounded.
    */
   #busy(): number {
     return this.#attempts().fresh + this.#unwritten + this.#reserved;
   }
 
-  /** In-flight attempts by age; `nextSlowInMs`: when the next fresh one turns slow. */
+  /**
+   * In-flight attempts: fresh ones, and slow ones (running past
+   * `slowAttemptMs`, or of an endpoint known to be slow, which this marks);
+   * `nextSlowInMs`: when the next fresh one turns slow.
+   */
   #attempts(): { fresh: number; slow: number; nextSlowInMs: number } {
     const now = performance.now();
     let fresh = 0;
     let nextSlowInMs = Number.POSITIVE_INFINITY;
     for (const flight of this.#inFlight.values()) {
+      if (this.#slowKnown.has(flight.endpointId)) continue;
       const leftMs = flight.startedAt + this.#s.slowAttemptMs - now;
       if (leftMs > 0) {
         fresh++;
         nextSlowInMs = Math.min(nextSlowInMs, leftMs);
+      } else {
+        this.#slowKnown.add(flight.endpointId);
       }
     }
     return { fresh, slow: this.#inFlight.size - fresh, nextSlowInMs };
   }
 
-  /** Endpoints of slow attempts, once those fill their allowance: claims leave them out. */
+  /** Endpoints known to be slow, once slow attempts fill their allowance: claims leave them out. */
   #slowEndpoints(): string[] {
     if (this.#attempts().slow < SLOW_ALLOWANCE * this.#s.concurrency) return [];
-    const now = performance.now();
-    const slow = new Set<string>();
-    for (const flight of this.#inFlight.values()) {
-      if (now - flight.startedAt >= this.#s.slowAttemptMs) slow.add(flight.endpointId);
-    }
-    return [...slow];
+    return [...this.#slowKnown];
   }
 
   /**
@@ -486,6 +492,7 @@ export class DeliveryWorker {
       }
     }
     const outcome = await attemptDelivery(this.#s.transport, this.#request(claimed), this.#s.clock, signal);
+    if (outcome.durationMs < this.#s.slowAttemptMs) this.#slowKnown.delete(endpoint.id);
     if (signal.aborted) {
       // Stopped mid-attempt: the receiver may or may not have it. Give the lease
       // back so it is sent again (at-least-once), without counting an attempt.
