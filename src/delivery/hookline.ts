@@ -103,6 +103,12 @@ export interface EndpointInput {
   signatureAlgorithm?: SignatureAlgorithm;
   timeoutMs?: number;
   disabled?: boolean;
+  /**
+   * `"fifo"`: deliveries strictly in send order, one at a time (per
+   * `orderingKey` of the messages, when they carry one); a failing one holds
+   * those behind it until it succeeds or is exhausted. `null` turns it off.
+   */
+  ordering?: "fifo" | null;
 }
 
 export type EndpointUpdate = Partial<Omit<EndpointInput, "appId" | "secret">>;
@@ -118,6 +124,12 @@ export interface SendInput {
   tags?: string[];
   /** `envelope` (default) sends DESIGN.md's event envelope; `payload` sends the payload alone, as Svix does. */
   bodyFormat?: BodyFormat;
+  /**
+   * For endpoints with `ordering: "fifo"`: the group this message keeps its
+   * order within (say, a customer id); groups are delivered in parallel.
+   * Without it, the endpoint's whole stream is one group.
+   */
+  orderingKey?: string;
 }
 
 export interface SendResult {
@@ -247,6 +259,7 @@ export class Hookline extends EventEmitter<HooklineEvents> {
     }
     const channels = optionalNames("channels", input.channels);
     const tags = optionalNames("tags", input.tags);
+    if (input.orderingKey !== undefined) requireName("orderingKey", input.orderingKey);
     const appId = await this.#appId(input.appId);
     // Both reads at once: on PostgreSQL each is a round trip.
     const [enabled] = await Promise.all([
@@ -299,6 +312,7 @@ export class Hookline extends EventEmitter<HooklineEvents> {
       lastError: null,
       createdAt: now,
       updatedAt: now,
+      ...(endpoint.ordering === "fifo" && { orderingKey: input.orderingKey ?? "" }),
     }));
     // Outside a caller's transaction, the new deliveries may be leased to this process's worker as they
     // are written: it starts them when the write is durable, with no claim in between.
@@ -500,7 +514,7 @@ export class Hookline extends EventEmitter<HooklineEvents> {
         failingSince: null,
         createdAt: now,
         updatedAt: now,
-        ...this.#validatePatch(withoutUndefined(input)),
+        ...withoutNullOrdering(this.#validatePatch(withoutUndefined(input))),
       };
       if (record.disabled) record.disabledReason = "manual";
       await this.store.createEndpoint(record);
@@ -730,6 +744,12 @@ export class Hookline extends EventEmitter<HooklineEvents> {
       }
       patch.disabled = input.disabled;
     }
+    if (input.ordering !== undefined) {
+      if (input.ordering !== null && input.ordering !== "fifo") {
+        throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", 'ordering must be "fifo" or null');
+      }
+      patch.ordering = input.ordering;
+    }
     return patch;
   }
 
@@ -823,6 +843,12 @@ export async function createHookline(options: HooklineOptions = {}): Promise<Hoo
   const hookline = new Hookline(options, store);
   await store.migrate();
   return hookline;
+}
+
+/** A new endpoint has no `ordering` key unless it is ordered. */
+function withoutNullOrdering(patch: EndpointPatch): Omit<EndpointPatch, "ordering"> & { ordering?: "fifo" } {
+  const { ordering, ...rest } = patch;
+  return ordering ? { ...rest, ordering } : rest;
 }
 
 function toEndpoint(record: EndpointRecord): Endpoint {

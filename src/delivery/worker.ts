@@ -558,7 +558,8 @@ export class DeliveryWorker {
         try {
           effects = await this.#s.store.complete(
             batch.map((b) => b.completion),
-            this.#s.clock.now(),
+            // The claim's time: what the completions make due (the next of an ordered group) it can take.
+            claim?.now ?? this.#s.clock.now(),
             this.#s.disableAfterMs,
             claim,
           );

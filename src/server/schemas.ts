@@ -105,6 +105,8 @@ const endpointFields = {
   uid: uid.nullish(),
   /** Accepted for compatibility; every endpoint is version 1. */
   version: z.number().int().min(1).nullish(),
+  // hookline extension: "fifo" delivers in send order, one at a time per ordering key.
+  ordering: z.enum(["fifo"]).nullish(),
 };
 
 export const endpointIn = z.object({
@@ -152,6 +154,8 @@ export const messageIn = z.object({
   application: z.unknown().optional(),
   payloadRetentionHours: z.number().int().nullish(),
   payloadRetentionPeriod: z.number().int().nullish(),
+  // hookline extension: for endpoints with ordering "fifo", the group this message keeps its order in.
+  orderingKey: z.string().min(1).max(256).nullish(),
 });
 
 const eventTypeFields = {
@@ -207,6 +211,8 @@ export const endpointOut = z.object({
   metadata: stringMap,
   rateLimit: z.number().nullable(),
   throttleRate: z.number().nullable(),
+  /** hookline extension: "fifo", or null for no ordering. */
+  ordering: z.enum(["fifo"]).nullable(),
   createdAt: date,
   updatedAt: date,
 });

@@ -57,6 +57,7 @@ export function endpointToJson(endpoint: EndpointRecord | Endpoint): z.input<typ
     metadata: endpoint.metadata,
     rateLimit: endpoint.rateLimitPerSecond,
     throttleRate: endpoint.rateLimitPerSecond,
+    ordering: endpoint.ordering ?? null,
     createdAt: iso(endpoint.createdAt),
     updatedAt: iso(endpoint.updatedAt),
   };

@@ -49,6 +49,12 @@ export interface EndpointRecord {
   disabledReason: string | null;
   /** Start of the current run of failures without a success; null when healthy. */
   failingSince: number | null;
+  /**
+   * `fifo`: deliveries are made strictly in send order, one at a time (per
+   * ordering key); a failing one holds those behind it until it succeeds or is
+   * exhausted. Absent: no order, deliveries in parallel.
+   */
+  ordering?: "fifo";
   createdAt: number;
   updatedAt: number;
 }
@@ -72,7 +78,7 @@ export type EndpointPatch = Partial<
     | "disabledReason"
     | "failingSince"
   >
->;
+> & { ordering?: "fifo" | null };
 
 export interface MessageRecord {
   id: string;
@@ -95,13 +101,23 @@ export interface DeliveryRecord {
   appId: string;
   status: DeliveryStatus;
   attemptCount: number;
-  /** When pending: when it is due. When sending: when the lease expires. Otherwise null. */
+  /**
+   * When pending: when it is due, or null while an earlier delivery of its
+   * ordered group is unfinished. When sending: when the lease expires.
+   * Otherwise null.
+   */
   nextAttemptAt: number | null;
   leaseOwner: string | null;
   /** What starts the next attempt: the schedule, or a person (retry, recover). */
   nextTrigger: AttemptTrigger;
   lastStatusCode: number | null;
   lastError: string | null;
+  /**
+   * For an endpoint with `ordering: "fifo"`: the group this delivery is
+   * ordered within (the message's ordering key, "" for the whole endpoint).
+   * Absent for unordered deliveries.
+   */
+  orderingKey?: string;
   createdAt: number;
   updatedAt: number;
 }

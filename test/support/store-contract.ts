@@ -1447,6 +1447,84 @@ export function describeStoreContract(
     });
 
     // -----------------------------------------------------------------------
+    describe("ordered deliveries (endpoint ordering fifo)", () => {
+      it("a delivery waits parked behind an unfinished one of its group, and goes when that one is done with", async () => {
+        const app = await seedApp(store);
+        const endpoint = await seedEndpoint(store, app.id, { ordering: "fifo" });
+        const send = async (orderingKey: string, at: number) =>
+          must(
+            (await enqueue(store, app.id, [endpoint.id], { message: { createdAt: at }, delivery: { orderingKey } }))
+              .deliveries[0],
+          );
+        const first = await send("", T0);
+        const second = await send("", T0 + 1);
+        const otherGroup = await send("customer-2", T0 + 2);
+        expect(await store.getDelivery(first.id)).toMatchObject({
+          status: "pending",
+          nextAttemptAt: T0,
+          orderingKey: "",
+        });
+        expect(await store.getDelivery(second.id)).toMatchObject({ status: "pending", nextAttemptAt: null });
+        expect(await store.getDelivery(otherGroup.id)).toMatchObject({
+          nextAttemptAt: T0 + 2,
+          orderingKey: "customer-2",
+        });
+        expect(await store.nextDueAt()).toBe(T0);
+
+        // One per group at a time: the parked one is never claimed.
+        const claimed = await store.claimDue(claimOptions("w1", T0 + 10));
+        expect(claimedIds(claimed)).toEqual(sortedIds([first, otherGroup]));
+        const firstClaim = must(claimed.find((c) => c.delivery.id === first.id));
+
+        // A retry keeps the group waiting…
+        await store.complete(
+          [
+            makeCompletion(firstClaim.delivery, "w1", {
+              at: T0 + 11,
+              status: "pending",
+              nextAttemptAt: T0 + 5_000,
+              outcome: "failed",
+            }),
+          ],
+          T0 + 12,
+          HOUR_MS,
+        );
+        expect(await store.getDelivery(second.id)).toMatchObject({ status: "pending", nextAttemptAt: null });
+        expect(await store.claimDue(claimOptions("w1", T0 + 100))).toEqual([]);
+
+        // …exhausting it lets the next one go.
+        const [again] = await store.claimDue(claimOptions("w1", T0 + 5_000));
+        expect(again?.delivery.id).toBe(first.id);
+        await store.complete(
+          [makeCompletion(must(again).delivery, "w1", { at: T0 + 5_001, status: "failed", outcome: "failed" })],
+          T0 + 5_002,
+          HOUR_MS,
+        );
+        expect(await store.getDelivery(second.id)).toMatchObject({ status: "pending", nextAttemptAt: T0 + 5_002 });
+
+        // A message sent while the group's head is in flight waits behind it, and goes once it is delivered.
+        const [head] = await store.claimDue(claimOptions("w1", T0 + 5_003));
+        expect(head?.delivery.id).toBe(second.id);
+        const third = await send("", T0 + 5_004);
+        expect(await store.getDelivery(third.id)).toMatchObject({ nextAttemptAt: null });
+        await store.complete([makeCompletion(must(head).delivery, "w1", { at: T0 + 5_005 })], T0 + 5_006, HOUR_MS);
+        expect(await store.getDelivery(third.id)).toMatchObject({ status: "pending", nextAttemptAt: T0 + 5_006 });
+        expect(claimedIds(await store.claimDue(claimOptions("w1", T0 + 5_006)))).toEqual([third.id]);
+      });
+
+      it("an endpoint's ordering can be set and cleared; unordered endpoints and deliveries carry none", async () => {
+        const app = await seedApp(store);
+        const endpoint = await seedEndpoint(store, app.id);
+        expect((await store.getEndpoint(endpoint.id))?.ordering).toBeUndefined();
+        expect((await store.updateEndpoint(endpoint.id, { ordering: "fifo" }, T0 + 1))?.ordering).toBe("fifo");
+        expect((await store.getEndpoint(endpoint.id))?.ordering).toBe("fifo");
+        expect((await store.updateEndpoint(endpoint.id, { ordering: null }, T0 + 2))?.ordering).toBeUndefined();
+        const delivery = await seedDelivery(store, endpoint);
+        expect((await store.getDelivery(delivery.id))?.orderingKey).toBeUndefined();
+      });
+    });
+
+    // -----------------------------------------------------------------------
     describe("complete with a claim in the same transaction", () => {
       it("the slots a batch frees are claimed at once, and the claim sees the completions", async () => {
         const app = await seedApp(store);

@@ -89,7 +89,12 @@ export function endpointsCommand(): Command {
           .option("--channels <channels>", "comma-separated channels it receives", parseList)
           .option("--description <text>", "a description for humans")
           .option("--uid <uid>", "your own unique identifier for it")
-          .option("--rate-limit <n>", "at most this many deliveries per second", parseInteger(1)),
+          .option("--rate-limit <n>", "at most this many deliveries per second", parseInteger(1))
+          .addOption(
+            new Option("--ordering <ordering>", "fifo: deliver in send order, one at a time per ordering key").choices([
+              "fifo",
+            ]),
+          ),
       ),
     ).action(
       (
@@ -101,6 +106,7 @@ export function endpointsCommand(): Command {
           description?: string;
           uid?: string;
           rateLimit?: number;
+          ordering?: "fifo";
         },
       ) =>
         withClient(flags, async (client) => {
@@ -112,6 +118,7 @@ export function endpointsCommand(): Command {
             ...(flags.description !== undefined && { description: flags.description }),
             ...(flags.uid && { uid: flags.uid }),
             ...(flags.rateLimit !== undefined && { throttleRate: flags.rateLimit }),
+            ...(flags.ordering && { ordering: flags.ordering }),
           });
           const secret = await secretOf(client, flags.app, endpoint.id);
           printEndpoint({ ...endpoint, secret }, flags.json);

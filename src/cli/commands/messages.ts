@@ -47,6 +47,7 @@ export function sendCommand(): Command {
         .option("--event-id <id>", "idempotency key per application: sending it again creates nothing")
         .option("--channels <channels>", "comma-separated channels", parseList)
         .option("--tags <tags>", "comma-separated tags", parseList)
+        .option("--ordering-key <key>", "for fifo endpoints: the group this message keeps its order in")
         .option("--idempotency-key <key>", "Idempotency-Key header: a retried request returns the first answer"),
     ),
   ).action(
@@ -57,6 +58,7 @@ export function sendCommand(): Command {
         eventId?: string;
         channels?: string[];
         tags?: string[];
+        orderingKey?: string;
         idempotencyKey?: string;
       },
     ) =>
@@ -69,6 +71,7 @@ export function sendCommand(): Command {
             ...(flags.eventId && { eventId: flags.eventId }),
             ...(flags.channels && { channels: flags.channels }),
             ...(flags.tags && { tags: flags.tags }),
+            ...(flags.orderingKey && { orderingKey: flags.orderingKey }),
           },
           flags.idempotencyKey ? { idempotencyKey: flags.idempotencyKey } : {},
         );

@@ -51,6 +51,7 @@ type EndpointFields = {
   throttleRate?: number | null | undefined;
   uid?: string | null | undefined;
   url?: string | undefined;
+  ordering?: "fifo" | null | undefined;
 };
 
 /** Svix's fields → the engine's, for the fields present (PATCH) or all of them with defaults (PUT). */
@@ -65,6 +66,8 @@ function toEngineUpdate(body: EndpointFields, replace: boolean): EndpointUpdate 
   if (replace || body.metadata !== undefined) update.metadata = body.metadata ?? {};
   if (replace || rate !== undefined) update.rateLimitPerSecond = rate ?? null;
   if (replace || body.uid !== undefined) update.uid = body.uid ?? null;
+  // A hookline extension: Svix's clients never send it, so their PUTs leave it as it is.
+  if (body.ordering !== undefined) update.ordering = body.ordering ?? null;
   return update;
 }
 

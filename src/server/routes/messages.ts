@@ -111,6 +111,7 @@ export function messageRoutes(): RouteSpec[] {
           ...(body.eventId != null && { eventId: body.eventId }),
           ...(body.channels != null && { channels: body.channels }),
           ...(body.tags != null && { tags: body.tags }),
+          ...(body.orderingKey != null && { orderingKey: body.orderingKey }),
         });
         reply.code(sent.created ? 202 : 200);
         return messageToJson(sent.message, query.with_content ?? true);

@@ -123,7 +123,11 @@ export class MemoryStore implements Store {
   async updateEndpoint(id: string, patch: EndpointPatch, now: number): Promise<EndpointRecord | null> {
     const endpoint = this.#endpoints.get(id);
     if (!endpoint) return null;
-    Object.assign(endpoint, clone(definedFields(patch)), { updatedAt: now });
+    const { ordering, ...rest } = definedFields(patch);
+    Object.assign(endpoint, clone(rest), { updatedAt: now });
+    // Like a row: an endpoint that is not ordered has no `ordering` at all.
+    if (ordering === "fifo") endpoint.ordering = ordering;
+    else if (ordering === null) delete endpoint.ordering;
     return clone(endpoint);
   }
 
@@ -154,8 +158,25 @@ export class MemoryStore implements Store {
       const deliveryCount = [...this.#deliveries.values()].filter((d) => d.messageId === existing.id).length;
       return { message: clone(existing), deliveryCount, created: false };
     }
+    for (const [i, delivery] of deliveries.entries()) {
+      // Behind an unfinished delivery of its ordered group (stored, or earlier in this message): parked.
+      if (delivery.orderingKey === undefined) continue;
+      const behind = (d: DeliveryRecord) =>
+        d.endpointId === delivery.endpointId &&
+        d.orderingKey === delivery.orderingKey &&
+        (d.status === "pending" || d.status === "sending");
+      if ([...this.#deliveries.values()].some(behind) || deliveries.slice(0, i).some(behind)) {
+        delivery.nextAttemptAt = null;
+      }
+    }
     const leases = new LeaseOnInsert((endpointId, now) => this.#queueState(endpointId, now));
-    const leased = options.claim && leases.lease(deliveries, options.claim);
+    // Ordered deliveries always take the claim path, where their order is kept.
+    const leased =
+      options.claim &&
+      leases.lease(
+        deliveries.filter((d) => d.orderingKey === undefined),
+        options.claim,
+      );
     this.#messages.set(message.id, clone(message));
     this.#messageByEvent.set(key, message.id);
     for (const delivery of deliveries) this.#deliveries.set(delivery.id, clone(delivery));
@@ -167,7 +188,8 @@ export class MemoryStore implements Store {
     let live = 0;
     for (const d of this.#deliveries.values()) {
       if (d.endpointId !== endpointId || (d.status !== "pending" && d.status !== "sending")) continue;
-      if ((d.nextAttemptAt ?? 0) <= now) waiting = true;
+      if (d.nextAttemptAt === null) continue; // parked behind an ordered delivery
+      if (d.nextAttemptAt <= now) waiting = true;
       else if (d.status === "sending") live++;
     }
     return { waiting, live };
@@ -202,7 +224,8 @@ export class MemoryStore implements Store {
         busy.set(delivery.endpointId, (busy.get(delivery.endpointId) ?? 0) + 1);
       } else if (
         (delivery.status === "pending" || delivery.status === "sending") &&
-        (delivery.nextAttemptAt ?? 0) <= now &&
+        delivery.nextAttemptAt !== null &&
+        delivery.nextAttemptAt <= now &&
         !excluded.has(delivery.endpointId) &&
         this.#endpoints.get(delivery.endpointId)?.disabled === false
       ) {
@@ -252,6 +275,7 @@ export class MemoryStore implements Store {
           lastError: completion.attempt.error,
           updatedAt: now,
         });
+        if (delivery.orderingKey !== undefined && completion.status !== "pending") this.#activateNext(delivery, now);
       } else {
         effects.lostLeases.push(completion.deliveryId);
       }
@@ -307,6 +331,23 @@ export class MemoryStore implements Store {
       }
     }
     return released;
+  }
+
+  /** The oldest delivery parked behind `finished` in its ordered group becomes due. */
+  #activateNext(finished: DeliveryRecord, now: number): void {
+    let next: DeliveryRecord | undefined;
+    for (const d of this.#deliveries.values()) {
+      if (
+        d.endpointId === finished.endpointId &&
+        d.orderingKey === finished.orderingKey &&
+        d.status === "pending" &&
+        d.nextAttemptAt === null &&
+        (next === undefined || d.id < next.id)
+      ) {
+        next = d;
+      }
+    }
+    if (next) Object.assign(next, { nextAttemptAt: now, updatedAt: now });
   }
 
   async release(owner: string, deliveryIds: readonly string[], now: number): Promise<void> {

@@ -150,6 +150,8 @@ export class PostgresStore implements Store {
   /** Sends waiting for the next group insert (see `insertMessage`). */
   #insertQueue: QueuedInsert[] = [];
   #insertFlushes = new Set<Promise<void>>();
+  /** Inserts of messages with ordered deliveries, chained so they commit in send order. */
+  #orderedInserts: Promise<void> = Promise.resolve();
   #pool: Promise<Pool> | undefined;
   #closing: Promise<void> | undefined;
 
@@ -289,6 +291,7 @@ export class PostgresStore implements Store {
     this.#closing ??= (async () => {
       if (this.#insertQueue.length > 0) this.#flushInserts();
       await Promise.all(this.#insertFlushes);
+      await this.#orderedInserts;
       await Promise.all([...this.#wakeSubscriptions].map((s) => s.stop()));
       const pool = this.#pool;
       if (pool && !this.#options.pool) await (await pool.catch(() => undefined))?.end();
@@ -427,14 +430,26 @@ export class PostgresStore implements Store {
     this.#insertFlushes.add(flush);
   }
 
-  async #groupInsert(batch: QueuedInsert[]): Promise<void> {
+  async #groupInsert(all: QueuedInsert[]): Promise<void> {
     let pool: Pool;
     try {
       pool = await this.#getPool();
     } catch (error) {
-      for (const item of batch) item.reject(error);
+      for (const item of all) item.reject(error);
       return;
     }
+    // Messages with ordered deliveries go one at a time, in send order (see #insertOrdered).
+    const isOrdered = (item: QueuedInsert) => item.deliveries.some((d) => d.orderingKey !== undefined);
+    for (const item of all.filter(isOrdered)) {
+      this.#orderedInserts = this.#orderedInserts.then(() =>
+        this.#insertOrdered(pool, item).then(
+          (result) => item.resolve(item.claim ? { ...result, leased: [] } : result),
+          item.reject,
+        ),
+      );
+    }
+    const batch = all.filter((item) => !isOrdered(item));
+    if (batch.length === 0) return;
     let leases: LeaseOnInsert | null = null;
     try {
       leases = await this.#leasesFor(pool, batch);
@@ -467,6 +482,40 @@ export class PostgresStore implements Store {
           item.reject,
         );
       }
+    }
+  }
+
+  /**
+   * One message with deliveries to ordered endpoints, in a transaction of its
+   * own: under its groups' locks, a delivery whose group has an unfinished one
+   * is written parked (no due time) until that one is done with.
+   */
+  async #insertOrdered(pool: Pool, item: QueuedInsert): Promise<InsertMessageResult> {
+    const ordered = item.deliveries.filter((d) => d.orderingKey !== undefined);
+    const groups = ordered.map((d) => ({ e: d.endpointId, k: d.orderingKey ?? "" }));
+    const client = await pool.connect();
+    let broken = false;
+    try {
+      await client.query("BEGIN");
+      await this.#lockGroups(client, groups);
+      const { rows } = await client.query<{ e: string; k: string }>(
+        `SELECT g.e, g.k FROM unnest($1::text[], $2::text[]) AS g(e, k)
+         WHERE EXISTS (SELECT 1 FROM ${this.#t.deliveries} d WHERE d.endpoint_id = g.e AND d.ordering_key = g.k
+                       AND d.status IN ('pending', 'sending'))`,
+        [groups.map((g) => g.e), groups.map((g) => g.k)],
+      );
+      const busy = new Set(rows.map((r) => `${r.e}\n${r.k}`));
+      for (const d of ordered) if (busy.has(`${d.endpointId}\n${d.orderingKey}`)) d.nextAttemptAt = null;
+      const result = await this.#insertOne(client, item.message, item.deliveries);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {
+        broken = true;
+      });
+      throw error;
+    } finally {
+      client.release(broken);
     }
   }
 
@@ -729,7 +778,11 @@ export class PostgresStore implements Store {
     // One statement: update the deliveries still leased to their owners, record every attempt (it
     // happened whatever became of the lease; skipped only if its delivery was deleted meanwhile,
     // which the foreign key demands), and read the endpoints' health.
-    const { rows } = await client.query<{ applied: number[]; endpoints: EndpointHealthJson[] }>(
+    const { rows } = await client.query<{
+      applied: number[];
+      ordered: Array<{ e: string; k: string }>;
+      endpoints: EndpointHealthJson[];
+    }>(
       `WITH u AS (
          UPDATE ${this.#t.deliveries} d
          SET status = v.status, attempt_count = d.attempt_count + 1, next_attempt_at = v.next_attempt_at,
@@ -738,7 +791,7 @@ export class PostgresStore implements Store {
          FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::int[], $8::text[])
            AS v(ordinal, id, owner, status, next_attempt_at, status_code, error)
          WHERE d.id = v.id AND d.status = 'sending' AND d.lease_owner = v.owner
-         RETURNING v.ordinal
+         RETURNING v.ordinal, d.endpoint_id, d.ordering_key, v.status
        ), a AS (
          INSERT INTO ${this.#t.attempts} (${list(ATTEMPT_COLUMNS)})
          SELECT * FROM unnest(${attemptArrays.join(", ")}) AS v(${list(ATTEMPT_COLUMNS)})
@@ -747,13 +800,18 @@ export class PostgresStore implements Store {
        )
        SELECT
          ARRAY(SELECT ordinal FROM u) AS applied,
+         (SELECT coalesce(json_agg(DISTINCT jsonb_build_object('e', endpoint_id, 'k', ordering_key)), '[]'::json)
+          FROM u WHERE ordering_key IS NOT NULL AND status <> 'pending') AS ordered,
          (SELECT coalesce(json_agg(json_build_object('id', e.id, 'disabled', e.disabled,
                    'disabled_reason', e.disabled_reason, 'failing_since', e.failing_since)), '[]'::json)
           FROM ${this.#t.endpoints} e WHERE e.id = ANY($9::text[])) AS endpoints`,
       values,
     );
-    const result = rows[0] ?? { applied: [], endpoints: [] };
+    const result = rows[0] ?? { applied: [], ordered: [], endpoints: [] };
     const applied = new Set(result.applied.map(Number));
+    // Before any endpoint row is locked (an insert of the same group holds its group lock and waits
+    // for no endpoint lock but its foreign key's), so the two lock orders cannot deadlock.
+    if (result.ordered.length > 0) await this.#activateNext(client, result.ordered, now);
     const health = new Map(result.endpoints.map((e) => [e.id, healthFromJson(e)]));
 
     // Most batches change no endpoint, and then no endpoint row is locked. Otherwise lock the rows
@@ -820,6 +878,34 @@ export class PostgresStore implements Store {
       [workerId, now],
     );
     return Number(rows[0]?.n ?? 0);
+  }
+
+  /**
+   * The oldest delivery parked in each finished delivery's ordered group
+   * becomes due. Under the groups' locks, taken in a fixed order, so an
+   * insert into the same group either sees the finished one gone or is seen.
+   */
+  async #activateNext(client: Queryable, groups: Array<{ e: string; k: string }>, now: number): Promise<void> {
+    await this.#lockGroups(client, groups);
+    await client.query(
+      `UPDATE ${this.#t.deliveries} d SET next_attempt_at = $1, updated_at = $1
+       WHERE d.id IN (
+         SELECT (SELECT p.id FROM ${this.#t.deliveries} p
+                 WHERE p.endpoint_id = g.e AND p.ordering_key = g.k AND p.status IN ('pending', 'sending')
+                   AND p.status = 'pending' AND p.next_attempt_at IS NULL
+                 ORDER BY p.id LIMIT 1)
+         FROM unnest($2::text[], $3::text[]) AS g(e, k))`,
+      [now, groups.map((g) => g.e), groups.map((g) => g.k)],
+    );
+  }
+
+  /** Transaction-scoped advisory locks on ordered groups, in one fixed order. */
+  async #lockGroups(client: Queryable, groups: Array<{ e: string; k: string }>): Promise<void> {
+    const keys = [...new Set(groups.map((g) => `${this.schema}\n${g.e}\n${g.k}`))].sort();
+    await client.query(
+      "SELECT pg_advisory_xact_lock(hashtextextended(key, 0)) FROM unnest($1::text[]) WITH ORDINALITY AS t(key, n) ORDER BY n",
+      [keys],
+    );
   }
 
   async release(owner: string, deliveryIds: readonly string[], now: number): Promise<void> {
@@ -1190,6 +1276,7 @@ const DELIVERY_SQL_TYPES: Record<(typeof DELIVERY_COLUMNS)[number], string> = {
   last_error: "text",
   created_at: "bigint",
   updated_at: "bigint",
+  ordering_key: "text",
 };
 
 const ATTEMPT_SQL_TYPES: Record<(typeof ATTEMPT_COLUMNS)[number], string> = {

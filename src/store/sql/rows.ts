@@ -64,6 +64,7 @@ export const ENDPOINT_COLUMNS = [
   "failing_since",
   "created_at",
   "updated_at",
+  "ordering",
 ] as const;
 
 export function endpointToRow(e: EndpointRecord): unknown[] {
@@ -86,6 +87,7 @@ export function endpointToRow(e: EndpointRecord): unknown[] {
     e.failingSince,
     e.createdAt,
     e.updatedAt,
+    e.ordering ?? null,
   ];
 }
 
@@ -108,6 +110,7 @@ export function rowToEndpoint(row: Row, prefix = ""): EndpointRecord {
     disabled: num(c("disabled")) === 1,
     disabledReason: strOrNull(c("disabled_reason")),
     failingSince: numOrNull(c("failing_since")),
+    ...(c("ordering") === "fifo" && { ordering: "fifo" as const }),
     createdAt: num(c("created_at")),
     updatedAt: num(c("updated_at")),
   };
@@ -128,6 +131,7 @@ const ENDPOINT_PATCH_COLUMNS: Record<keyof EndpointPatch, { column: string; enco
   disabled: { column: "disabled", encode: (v: boolean) => (v ? 1 : 0) },
   disabledReason: { column: "disabled_reason", encode: (v: string | null) => v },
   failingSince: { column: "failing_since", encode: (v: number | null) => v },
+  ordering: { column: "ordering", encode: (v: string | null) => v },
 };
 
 /** The `SET` columns and values of an endpoint patch, in a stable order. */
@@ -195,6 +199,7 @@ export const DELIVERY_COLUMNS = [
   "last_error",
   "created_at",
   "updated_at",
+  "ordering_key",
 ] as const;
 
 export function deliveryToRow(d: DeliveryRecord): unknown[] {
@@ -212,6 +217,7 @@ export function deliveryToRow(d: DeliveryRecord): unknown[] {
     d.lastError,
     d.createdAt,
     d.updatedAt,
+    d.orderingKey ?? null,
   ];
 }
 
@@ -229,6 +235,7 @@ export function rowToDelivery(row: Row, prefix = ""): DeliveryRecord {
     nextTrigger: String(c("next_trigger")) as AttemptTrigger,
     lastStatusCode: numOrNull(c("last_status_code")),
     lastError: strOrNull(c("last_error")),
+    ...(c("ordering_key") !== null && c("ordering_key") !== undefined && { orderingKey: String(c("ordering_key")) }),
     createdAt: num(c("created_at")),
     updatedAt: num(c("updated_at")),
   };

@@ -124,6 +124,12 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; statements: readonly s
       // waiting, each one short range, never a walk through its own or other endpoints' backlogs.
       `CREATE INDEX deliveries_endpoint_queue ON deliveries (endpoint_id, status, next_attempt_at)
         WHERE status IN ('pending', 'sending')`,
+      // Ordered delivery: an endpoint's `ordering`, and on each of its deliveries the group
+      // (the message's ordering key, "" for the whole endpoint) it is ordered within; null when unordered.
+      "ALTER TABLE endpoints ADD COLUMN ordering TEXT",
+      "ALTER TABLE deliveries ADD COLUMN ordering_key TEXT",
+      `CREATE INDEX deliveries_ordered ON deliveries (endpoint_id, ordering_key, id)
+        WHERE ordering_key IS NOT NULL AND status IN ('pending', 'sending')`,
     ],
   },
 ];

@@ -137,7 +137,13 @@ const SQL = {
       .join(", ")}`,
   completeDelivery: `UPDATE deliveries SET status = ?, attempt_count = attempt_count + 1, next_attempt_at = ?,
     lease_owner = NULL, next_trigger = 'scheduled', last_status_code = ?, last_error = ?, updated_at = ?
-    WHERE id = ? AND status = 'sending' AND lease_owner = ?`,
+    WHERE id = ? AND status = 'sending' AND lease_owner = ? RETURNING endpoint_id, ordering_key`,
+  // Ordered delivery (deliveries_ordered): is any delivery of the group unfinished; the oldest one parked.
+  orderedUnfinished: `SELECT EXISTS (SELECT 1 FROM deliveries WHERE endpoint_id = ? AND ordering_key = ?
+    AND ${QUEUED}) AS n`,
+  activateNext: `UPDATE deliveries SET next_attempt_at = ?, updated_at = ? WHERE id = (
+    SELECT id FROM deliveries WHERE endpoint_id = ? AND ordering_key = ? AND ${QUEUED}
+      AND status = 'pending' AND next_attempt_at IS NULL ORDER BY id LIMIT 1)`,
   endpointHealth: "SELECT disabled, failing_since FROM endpoints WHERE id = ?",
   setFailingSince: "UPDATE endpoints SET failing_since = ?, updated_at = ? WHERE id = ?",
   disableEndpoint: "UPDATE endpoints SET disabled = 1, disabled_reason = ?, updated_at = ? WHERE id = ?",
@@ -512,9 +518,17 @@ export class SqliteStore implements Store {
       const count = this.#stmt(db, SQL.deliveriesOfMessage).get(existing.id);
       return { message: rowToMessage(existing), deliveryCount: Number(count?.n ?? 0), created: false };
     }
-    const leased = claim && leases.lease(deliveries, claim);
+    const unfinished = this.#stmt(db, SQL.orderedUnfinished);
     const insert = this.#stmt(db, SQL.insertDelivery);
-    for (const delivery of deliveries) insert.run(...deliveryToRow(delivery));
+    // Ordered deliveries always take the claim path, where their order is kept.
+    const unordered = deliveries.filter((d) => d.orderingKey === undefined);
+    const leased = claim && leases.lease(unordered, claim);
+    for (const delivery of deliveries) {
+      // Behind an unfinished delivery of its ordered group (this transaction sees earlier ones too): parked.
+      const key = delivery.orderingKey;
+      if (key !== undefined && Number(unfinished.get(delivery.endpointId, key)?.n) === 1) delivery.nextAttemptAt = null;
+      insert.run(...deliveryToRow(delivery));
+    }
     return {
       message: structuredClone(message),
       deliveryCount: deliveries.length,
@@ -644,7 +658,7 @@ export class SqliteStore implements Store {
     for (const completion of completions) {
       const { attempt } = completion;
       insertAttempt.run(...attemptToRow(attempt), attempt.deliveryId);
-      const updated = completeDelivery.run(
+      const updated = completeDelivery.get(
         completion.status,
         completion.nextAttemptAt,
         attempt.statusCode,
@@ -653,7 +667,11 @@ export class SqliteStore implements Store {
         completion.deliveryId,
         completion.owner,
       );
-      if (updated.changes === 0) effects.lostLeases.push(completion.deliveryId);
+      if (updated === undefined) effects.lostLeases.push(completion.deliveryId);
+      else if (updated.ordering_key !== null && completion.status !== "pending") {
+        // Done with, one way or the other: the next delivery of its ordered group goes.
+        this.#stmt(db, SQL.activateNext).run(now, now, updated.endpoint_id, updated.ordering_key);
+      }
 
       const endpointId = attempt.endpointId;
       let state = health.get(endpointId);
