@@ -14,6 +14,10 @@ export interface ApiKey {
   appId: string | null;
   name: string;
   createdAt: number;
+  /** When the key stops working (epoch ms); absent for a key that never expires. */
+  expiresAt?: number;
+  /** A key that may only read (customer portal links opened read-only). */
+  readOnly?: boolean;
 }
 
 const hashOf = (token: string): string => createHash("sha256").update(token).digest("hex");
@@ -37,10 +41,20 @@ export class ApiKeys {
     appId: string | null;
     name?: string;
     token?: string;
+    /** The key stops working this long after it is created; absent: never. */
+    expiresInMs?: number;
+    readOnly?: boolean;
   }): Promise<{ key: ApiKey; token: string }> {
     const now = this.#clock.now();
     const token = options.token ?? TOKEN_PREFIX + randomBytes(32).toString("base64url");
-    const key: ApiKey = { id: newId("key", now), appId: options.appId, name: options.name ?? "", createdAt: now };
+    const key: ApiKey = {
+      id: newId("key", now),
+      appId: options.appId,
+      name: options.name ?? "",
+      createdAt: now,
+      ...(options.expiresInMs !== undefined && { expiresAt: now + options.expiresInMs }),
+      ...(options.readOnly === true && { readOnly: true }),
+    };
     await this.#store.putDocument({
       namespace: NAMESPACE,
       key: hashOf(token),
@@ -49,6 +63,11 @@ export class ApiKeys {
       updatedAt: now,
     });
     return { key, token };
+  }
+
+  /** Whether `key` has expired (it is still returned by verify(), so callers can say so). */
+  isExpired(key: ApiKey): boolean {
+    return key.expiresAt !== undefined && key.expiresAt <= this.#clock.now();
   }
 
   /** The key a bearer token belongs to, or null. */

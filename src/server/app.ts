@@ -12,6 +12,8 @@ import { endpointRoutes } from "./routes/endpoints.js";
 import { eventTypeRoutes } from "./routes/event-types.js";
 import { messageRoutes } from "./routes/messages.js";
 import { opsRoutes } from "./routes/ops.js";
+import { portalRoutes } from "./routes/portal.js";
+import { registerUi } from "./routes/ui.js";
 import { type RouteSpec, registerRoutes } from "./routing.js";
 import { stateOf } from "./state.js";
 
@@ -21,6 +23,8 @@ export interface ServerOptions {
   bodyLimitBytes?: number;
   /** A pino logger, true for a default JSON logger, false/undefined for none. */
   logger?: Logger | boolean;
+  /** Origins allowed to embed the UI in a frame (CSP frame-ancestors); none by default. */
+  portalOrigins?: string[];
 }
 
 const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -149,7 +153,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     ...endpointRoutes(),
     ...messageRoutes(),
     ...eventTypeRoutes(),
+    ...portalRoutes(),
   ];
   registerRoutes(app, hl, idempotency, specs);
+  registerUi(app, { portalOrigins: options.portalOrigins ?? [] });
   return app;
 }

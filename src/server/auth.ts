@@ -26,6 +26,10 @@ export async function authenticate(hl: Hookline, request: FastifyRequest): Promi
   }
   const key = await hl.apiKeys.verify(token);
   if (key === null) throw new ApiError(401, "authentication_failed", "invalid API key");
+  if (hl.apiKeys.isExpired(key)) throw new ApiError(401, "token_expired", "this API key has expired");
+  if (key.readOnly === true && request.method !== "GET" && request.method !== "HEAD") {
+    throw new ApiError(403, "forbidden", "this API key is read-only");
+  }
   return key;
 }
 

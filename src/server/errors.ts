@@ -19,6 +19,7 @@ export type ApiErrorCode =
   | "invalid_json"
   | "bad_request"
   | "authentication_failed"
+  | "token_expired"
   | "forbidden"
   | "not_found"
   | "conflict"

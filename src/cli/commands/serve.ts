@@ -25,6 +25,7 @@ interface ServeFlags {
   leaseMs?: number;
   retrySchedule?: number[];
   bodyLimit?: number;
+  portalOrigins?: string[];
   shutdownTimeout: number;
   logLevel: string;
 }
@@ -82,6 +83,11 @@ export function serveCommand(): Command {
       new Option("--body-limit <bytes>", "largest accepted request body (default 1 MiB)")
         .env("HOOKLINE_BODY_LIMIT")
         .argParser(parseInteger(1)),
+    )
+    .addOption(
+      new Option("--portal-origins <origins>", "origins allowed to embed the UI in a frame, comma-separated")
+        .env("HOOKLINE_PORTAL_ORIGINS")
+        .argParser(parseList),
     )
     .addOption(
       new Option("--shutdown-timeout <ms>", "time attempts in flight get to finish on SIGTERM")
@@ -241,6 +247,7 @@ async function serve(flags: ServeFlags): Promise<void> {
         hookline,
         logger,
         ...(flags.bodyLimit !== undefined && { bodyLimitBytes: flags.bodyLimit }),
+        ...(flags.portalOrigins !== undefined && { portalOrigins: flags.portalOrigins }),
       });
       try {
         await server.listen({ host: flags.host, port: flags.port });

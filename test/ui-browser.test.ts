@@ -1,0 +1,258 @@
+/**
+ * The dashboard and the customer portal in Debian's Chromium, against a real
+ * `hookline serve` on SQLite and real receivers on 127.0.0.1 (one answering
+ * 200, one 500).
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { ensureBuilt, killAll, ROOT, type ServeProcess, startServe, tempDir } from "./cli-support.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const SHOTS = join(ROOT, "docs", "screenshots");
+type Json = Record<string, unknown>;
+
+let serve: ServeProcess;
+let browser: Browser;
+let okUrl: string;
+let failUrl: string;
+const receivers: Server[] = [];
+
+function receiver(status: number, body: string): Promise<string> {
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on("end", () => response.writeHead(status, { "content-type": "text/plain" }).end(body));
+  });
+  receivers.push(server);
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`)),
+  );
+}
+
+async function call(method: string, path: string, body?: unknown, token = serve.adminToken): Promise<Response> {
+  return fetch(`${serve.url}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined && { "content-type": "application/json" }) },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+}
+
+async function json<T = Json>(method: string, path: string, body?: unknown): Promise<T> {
+  const response = await call(method, path, body);
+  expect(response.ok, `${method} ${path}: ${response.status}`).toBe(true);
+  return (await response.json()) as T;
+}
+
+/** Presses "Refresh" until the attempts table has a row matching `pattern` (the worker records it a moment later). */
+async function waitForAttempt(page: Page, pattern: RegExp, count = 1): Promise<void> {
+  const rows = page.getByRole("row").filter({ hasText: pattern });
+  for (let i = 0; i < 100; i++) {
+    if ((await rows.count()) >= count) return;
+    await page.getByRole("button", { name: "Refresh" }).click();
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`no attempt matching ${pattern}`);
+}
+
+async function screenshots(page: Page, name: string): Promise<void> {
+  for (const scheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.screenshot({ path: join(SHOTS, `${name}-${scheme}.png`), fullPage: true });
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+}
+
+beforeAll(async () => {
+  await ensureBuilt();
+  if (!existsSync(join(ROOT, "dist", "ui", "app.js"))) {
+    execFileSync(process.execPath, [join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), "scripts/build-ui.ts"], {
+      cwd: ROOT,
+    });
+  }
+  mkdirSync(SHOTS, { recursive: true });
+  okUrl = await receiver(200, "ok, thanks");
+  failUrl = await receiver(500, "receiver exploded");
+  serve = await startServe(["--db", join(tempDir("hookline-ui"), "hookline.db"), "--retry-schedule", "0"], {
+    persistent: true,
+  });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  for (const server of receivers) server.close();
+  await killAll({ all: true });
+});
+
+describe("the UI", () => {
+  test("is served under /ui/ with a strict CSP and nosniff, and / redirects there", async () => {
+    const root = await fetch(`${serve.url}/`, { redirect: "manual" });
+    expect(root.status).toBe(302);
+    expect(root.headers.get("location")).toBe("/ui/");
+    for (const path of ["/ui/", "/ui/app.js", "/ui/portal"]) {
+      const response = await fetch(`${serve.url}${path}`);
+      expect(response.status).toBe(200);
+      const csp = response.headers.get("content-security-policy") ?? "";
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(csp).not.toContain("unsafe-inline");
+      expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+    }
+    expect((await fetch(`${serve.url}/ui/app.js`)).headers.get("content-type")).toMatch(/javascript/);
+  });
+
+  test("operator flow: log in, add an endpoint, send an example, see 200; a 500 shows its response; resend; rotate", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${serve.url}/`);
+    expect(new URL(page.url()).pathname).toBe("/ui/");
+    await page.getByLabel("API key").fill(serve.adminToken ?? "");
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.getByLabel("Name").fill("Acme");
+    await page.getByRole("button", { name: "Create app" }).click();
+    await page.getByRole("heading", { name: "Acme" }).waitFor();
+    // The key is kept in this tab's sessionStorage, not in the address or a cookie.
+    expect(page.url()).not.toContain(serve.adminToken ?? "-");
+    expect(await context.cookies()).toEqual([]);
+
+    await page.getByLabel("Endpoint URL").fill(okUrl);
+    await page.getByRole("button", { name: "Add endpoint" }).click();
+    await page.getByRole("button", { name: "Send example" }).click();
+    await waitForAttempt(page, /Success.*200.*ok, thanks/);
+
+    // Show secret, then rotate it: a different secret is shown.
+    await expect(page.getByTestId("secret").textContent()).resolves.not.toMatch(/^whsec_/);
+    await page.getByRole("button", { name: "Show secret" }).click();
+    await page
+      .getByTestId("secret")
+      .filter({ hasText: /^whsec_/ })
+      .waitFor();
+    const before = await page.getByTestId("secret").textContent();
+    await page.getByRole("button", { name: "Rotate secret" }).click();
+    await page
+      .getByTestId("secret")
+      .filter({ hasNotText: before ?? "" })
+      .waitFor();
+    expect(await page.getByTestId("secret").textContent()).toMatch(/^whsec_/);
+    await screenshots(page, "endpoint");
+
+    // An endpoint answering 500: its failed attempt shows the status code and the response.
+    const appId = new URL(page.url()).hash.split("/")[2] ?? "";
+    const failing = await json("POST", `/app/${appId}/endpoint`, { url: failUrl });
+    await json("POST", `/app/${appId}/msg`, { eventType: "order.paid", payload: { order: 7 } });
+    await page.goto(`${serve.url}/ui/#/app/${appId}/endpoint/${failing.id}`);
+    await waitForAttempt(page, /Failed.*500.*receiver exploded/);
+    await page.getByRole("button", { name: "Resend" }).first().click();
+    await waitForAttempt(page, /Failed.*500.*receiver exploded/, 2);
+    expect(await page.getByRole("row").filter({ hasText: "Manual" }).count()).toBeGreaterThanOrEqual(1);
+
+    // Disable, then enable.
+    await page.getByRole("button", { name: "Disable" }).click();
+    await page.getByRole("button", { name: "Enable" }).click();
+    await page.getByRole("button", { name: "Disable" }).waitFor();
+
+    await page.goto(`${serve.url}/ui/#/app/${appId}`);
+    await page.getByRole("cell", { name: failUrl }).waitFor();
+    await screenshots(page, "app");
+    await page.getByRole("link", { name: "Messages" }).first().click();
+    await page.getByRole("cell", { name: "order.paid" }).waitFor();
+    await screenshots(page, "messages");
+    await context.close();
+  }, 90_000);
+
+  test("portal flow: one app only, another app's id shows an error, read-only hides writes, an expired link says so", async () => {
+    const mine = await json("POST", "/app", { name: "Customer One" });
+    const theirs = await json("POST", "/app", { name: "Customer Two" });
+    await json("POST", `/app/${mine.id}/endpoint`, { url: `${okUrl}?mine` });
+    await json("POST", `/app/${theirs.id}/endpoint`, { url: `${okUrl}?theirs` });
+    const access = await json<{ url: string; token: string }>("POST", `/auth/app-portal-access/${mine.id}`, {});
+    expect(access.url.startsWith(`${serve.url}/ui/portal#`)).toBe(true);
+    expect(new URL(access.url).search).toBe("");
+
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(access.url);
+    await page.getByRole("cell", { name: `${okUrl}?mine` }).waitFor();
+    expect(await page.getByRole("cell", { name: `${okUrl}?theirs` }).count()).toBe(0);
+    // The token left the address bar.
+    expect(page.url()).not.toContain(access.token);
+    await page.getByRole("button", { name: "Add endpoint" }).waitFor();
+    await screenshots(page, "portal");
+
+    await page.goto(`${serve.url}/ui/portal#/app/${theirs.id}`);
+    await page.getByRole("alert").waitFor();
+    expect(await page.getByRole("cell", { name: `${okUrl}?theirs` }).count()).toBe(0);
+    // The API refuses the other app as well.
+    expect((await call("GET", `/app/${theirs.id}/endpoint`, undefined, access.token)).status).toBe(404);
+    expect((await call("GET", "/app", undefined, access.token)).status).toBe(403);
+    await context.close();
+
+    // Read-only: no write button, and the API refuses writes.
+    const readOnly = await json<{ url: string; token: string }>("POST", `/auth/app-portal-access/${mine.id}`, {
+      readOnly: true,
+    });
+    const roContext = await browser.newContext();
+    const roPage = await roContext.newPage();
+    await roPage.goto(readOnly.url);
+    await roPage.getByRole("link", { name: `${okUrl}?mine` }).click();
+    await roPage.getByRole("button", { name: "Show secret" }).waitFor();
+    for (const name of [
+      "Add endpoint",
+      "Save",
+      "Delete",
+      "Disable",
+      "Enable",
+      "Rotate secret",
+      "Recover",
+      "Send example",
+    ]) {
+      expect(await roPage.getByRole("button", { name }).count(), name).toBe(0);
+    }
+    const refused = await call("POST", `/app/${mine.id}/endpoint`, { url: okUrl }, readOnly.token);
+    expect(refused.status).toBe(403);
+    await roContext.close();
+
+    // A link that expires after 1 s: once the API refuses it, the portal says the link has expired.
+    const short = await json<{ url: string; token: string }>("POST", `/auth/app-portal-access/${mine.id}`, {
+      expiry: 1,
+    });
+    for (let i = 0; i < 40; i++) {
+      if ((await call("GET", `/app/${mine.id}`, undefined, short.token)).status === 401) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const expired = await call("GET", `/app/${mine.id}`, undefined, short.token);
+    expect(expired.status).toBe(401);
+    expect(((await expired.json()) as Json).code).toBe("token_expired");
+    const expiredContext = await browser.newContext();
+    const expiredPage = await expiredContext.newPage();
+    await expiredPage.goto(short.url);
+    await expiredPage.getByRole("heading", { name: "This link has expired" }).waitFor();
+    await expiredContext.close();
+  }, 90_000);
+
+  test("--portal-origins sets frame-ancestors", async () => {
+    const framed = await startServe(
+      ["--db", join(tempDir("hookline-ui-frame"), "hookline.db"), "--portal-origins", "https://app.example.com"],
+      {},
+    );
+    const response = await fetch(`${framed.url}/ui/`);
+    expect(response.headers.get("content-security-policy")).toContain("frame-ancestors https://app.example.com");
+    await framed.proc.stop();
+  }, 60_000);
+});
