@@ -231,6 +231,13 @@ const rows: Row[] = [
     body: () => ({ appId: a.appId }),
     foreign: 403,
   },
+  {
+    method: "POST",
+    route: "/api/v1/auth/app-portal-access/{app_id}",
+    path: () => `/api/v1/auth/app-portal-access/${a.appId}`,
+    body: () => ({}),
+    foreign: 404,
+  },
 ];
 
 /** Routes every key may read: the event type catalogue is shared by all apps. */

@@ -37,8 +37,18 @@ const ENDPOINT_FIELDS: FieldNames = {
 
 /** The endpoint, if it belongs to the app; else the 404 of a missing one. */
 export async function endpointOf(hl: Hookline, app: AppRecord, id: string): Promise<Endpoint> {
-  const endpoint = await hl.endpoints.get(id);
-  return ownedBy(app, endpoint, () => new NotFoundError(`endpoint ${JSON.stringify(id)} not found`));
+  const notFound = () => new NotFoundError(`endpoint ${JSON.stringify(id)} not found`);
+  const record = await hl.store.getEndpoint(id);
+  if (record !== null) return ownedBy(app, await hl.endpoints.get(record.id), notFound);
+  // As in Svix, an endpoint's uid (unique within its app) goes wherever its id does.
+  let cursor: string | undefined;
+  do {
+    const page = await hl.store.listEndpoints({ appId: app.id, limit: 250, ...(cursor && { cursor }) });
+    const found = page.data.find((endpoint) => endpoint.uid === id);
+    if (found) return hl.endpoints.get(found.id);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor !== undefined);
+  throw notFound();
 }
 
 type EndpointFields = {
