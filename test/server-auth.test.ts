@@ -238,6 +238,18 @@ const rows: Row[] = [
     body: () => ({}),
     foreign: 404,
   },
+  {
+    method: "GET",
+    route: "/api/v1/app/{app_id}/stats/hourly",
+    path: () => `/api/v1/app/${a.appId}/stats/hourly`,
+    foreign: 404,
+  },
+  {
+    method: "GET",
+    route: "/api/v1/app/{app_id}/stats/endpoint-health",
+    path: () => `/api/v1/app/${a.appId}/stats/endpoint-health`,
+    foreign: 404,
+  },
 ];
 
 /** Routes every key may read: the event type catalogue is shared by all apps. */

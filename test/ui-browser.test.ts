@@ -169,6 +169,13 @@ describe("the UI", () => {
 
     await page.goto(`${serve.url}/ui/#/app/${appId}`);
     await page.getByRole("cell", { name: failUrl }).waitFor();
+    // Health over 24 h: the 200 endpoint 100 % with 200 last, the 500 one 0 % with 500 last (two attempts).
+    const okRow = page.getByRole("row").filter({ has: page.getByRole("link", { name: okUrl, exact: true }) });
+    const failRow = page.getByRole("row").filter({ has: page.getByRole("link", { name: failUrl, exact: true }) });
+    expect(await okRow.getByRole("cell").allTextContents()).toEqual([okUrl, "", "Enabled", "100%", "2", "200"]);
+    expect(await failRow.getByRole("cell").allTextContents()).toEqual([failUrl, "", "Enabled", "0%", "2", "500"]);
+    // The chart counts the four attempts (two sends reached the 200 endpoint: the example and order.paid).
+    await page.getByRole("img", { name: /4 in all/ }).waitFor();
     await screenshots(page, "app");
     await page.getByRole("link", { name: "Messages" }).first().click();
     await page.getByRole("cell", { name: "order.paid" }).waitFor();

@@ -13,6 +13,7 @@ import { eventTypeRoutes } from "./routes/event-types.js";
 import { messageRoutes } from "./routes/messages.js";
 import { opsRoutes } from "./routes/ops.js";
 import { portalRoutes } from "./routes/portal.js";
+import { statsRoutes } from "./routes/stats.js";
 import { registerUi } from "./routes/ui.js";
 import { type RouteSpec, registerRoutes } from "./routing.js";
 import { stateOf } from "./state.js";
@@ -154,6 +155,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     ...messageRoutes(),
     ...eventTypeRoutes(),
     ...portalRoutes(),
+    ...statsRoutes(),
   ];
   registerRoutes(app, hl, idempotency, specs);
   registerUi(app, { portalOrigins: options.portalOrigins ?? [] });

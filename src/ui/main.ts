@@ -117,21 +117,83 @@ async function appsView(): Promise<void> {
   );
 }
 
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag: string, attrs: Record<string, string | number>, ...children: Node[]): SVGElement {
+  const el = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs)) el.setAttribute(name, String(value));
+  el.append(...children);
+  return el;
+}
+
+/** Succeeded (bottom) and failed (top) attempts per hour, as stacked SVG bars. */
+function hourlyChart(hours: { start: string; succeeded: number; failed: number }[]): Node {
+  const width = 720;
+  const height = 160;
+  const max = Math.max(1, ...hours.map((b) => b.succeeded + b.failed));
+  const bar = width / Math.max(1, hours.length);
+  const scale = (n: number) => (n / max) * (height - 20);
+  const bars = hours.flatMap((b, i) => {
+    const ok = scale(b.succeeded);
+    const bad = scale(b.failed);
+    const x = i * bar + 1;
+    const title = svg(
+      "title",
+      {},
+      document.createTextNode(`${when(b.start)}: ${b.succeeded} succeeded, ${b.failed} failed`),
+    );
+    return [
+      svg("rect", { x, y: height - ok, width: bar - 2, height: ok, class: "ok" }, title),
+      svg("rect", { x, y: height - ok - bad, width: bar - 2, height: bad, class: "failed" }, title.cloneNode(true)),
+    ];
+  });
+  const total = hours.reduce((n, b) => n + b.succeeded + b.failed, 0);
+  return svg(
+    "svg",
+    {
+      viewBox: `0 0 ${width} ${height}`,
+      role: "img",
+      "aria-label": `Attempts per hour over 24 hours: ${total} in all`,
+    },
+    svg("line", { x1: 0, y1: height, x2: width, y2: height, class: "axis" }),
+    ...bars,
+  );
+}
+
 async function appView(appId: string): Promise<void> {
-  const app = await api("GET", `/app/${e(appId)}`);
-  const endpoints = (await api<{ data: Json[] }>("GET", `/app/${e(appId)}/endpoint?limit=250`)).data;
+  const [app, endpointPage, health, hourly] = await Promise.all([
+    api("GET", `/app/${e(appId)}`),
+    api<{ data: Json[] }>("GET", `/app/${e(appId)}/endpoint?limit=250`),
+    api<{ data: Json[] }>("GET", `/app/${e(appId)}/stats/endpoint-health`),
+    api<{ data: { start: string; succeeded: number; failed: number }[] }>("GET", `/app/${e(appId)}/stats/hourly`),
+  ]);
+  const byEndpoint = new Map(health.data.map((row) => [String(row.endpointId), row]));
   const url = input("url", "", "url");
   show(
     h("h1", {}, String(app.name)),
     h("p", {}, link(`/app/${appId}/messages`, "Messages"), " · ", link(`/event-types`, "Event types")),
+    h("h2", {}, "Deliveries, last 24 hours"),
+    h(
+      "p",
+      { class: "legend" },
+      h("span", { class: "good" }, "■ succeeded"),
+      " ",
+      h("span", { class: "bad" }, "■ failed"),
+    ),
+    hourlyChart(hourly.data),
     h("h2", {}, "Endpoints"),
     table(
-      ["URL", "Description", "State"],
-      endpoints.map((ep) => [
-        link(`/app/${appId}/endpoint/${ep.id}`, String(ep.url)),
-        String(ep.description),
-        ep.disabled ? h("span", { class: "bad" }, "Disabled") : h("span", { class: "good" }, "Enabled"),
-      ]),
+      ["URL", "Description", "State", "Success (24 h)", "Attempts (24 h)", "Last status"],
+      endpointPage.data.map((ep) => {
+        const row = byEndpoint.get(String(ep.id));
+        return [
+          link(`/app/${appId}/endpoint/${ep.id}`, String(ep.url)),
+          String(ep.description),
+          ep.disabled ? h("span", { class: "bad" }, "Disabled") : h("span", { class: "good" }, "Enabled"),
+          row ? `${Math.round(Number(row.successRate) * 100)}%` : "–",
+          row ? String(row.attempts) : "0",
+          row ? String(row.lastStatusCode ?? "no response") : "–",
+        ];
+      }),
     ),
     canWrite() && h("h2", {}, "New endpoint"),
     canWrite() && field("Endpoint URL", url),
