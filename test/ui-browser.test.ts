@@ -4,7 +4,7 @@
  * 200, one 500).
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -68,7 +68,10 @@ async function screenshots(page: Page, name: string): Promise<void> {
 
 beforeAll(async () => {
   await ensureBuilt();
-  if (!existsSync(join(ROOT, "dist", "ui", "app.js"))) {
+  // The UI bundle is built by `npm run build`; build it here too when it is missing or older than its sources.
+  const bundle = join(ROOT, "dist", "ui", "app.js");
+  const sources = ["main.ts", "app.css", "index.html"].map((name) => statSync(join(ROOT, "src", "ui", name)).mtimeMs);
+  if (!existsSync(bundle) || statSync(bundle).mtimeMs < Math.max(...sources)) {
     execFileSync(process.execPath, [join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), "scripts/build-ui.ts"], {
       cwd: ROOT,
     });
