@@ -182,7 +182,21 @@ describe("the UI", () => {
     await screenshots(page, "app");
     await page.getByRole("link", { name: "Messages" }).first().click();
     await page.getByRole("cell", { name: "order.paid" }).waitFor();
+    await page.getByRole("cell", { name: "example.ping" }).waitFor();
     await screenshots(page, "messages");
+    // Filters: by event type, then by time (nothing was sent after tomorrow).
+    await page.getByLabel("Event type").fill("order.paid");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.waitForURL(/event_types=order.paid/);
+    await page.getByRole("cell", { name: "example.ping" }).waitFor({ state: "detached" });
+    await page.getByRole("cell", { name: "order.paid" }).waitFor();
+    const tomorrow = new Date(Date.now() + 86_400_000);
+    const local = new Date(tomorrow.getTime() - tomorrow.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+    await page.getByLabel("Sent after").fill(local);
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.waitForURL(/after=/);
+    await page.getByRole("cell", { name: "order.paid" }).waitFor({ state: "detached" });
+    expect(await page.getByRole("row").count()).toBe(1); // the header row alone
     await context.close();
   }, 90_000);
 

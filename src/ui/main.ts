@@ -329,19 +329,31 @@ async function endpointView(appId: string, endpointId: string): Promise<void> {
 async function messagesView(appId: string, query: URLSearchParams): Promise<void> {
   const eventType = input("event_types", query.get("event_types") ?? "");
   const channel = input("channel", query.get("channel") ?? "");
+  const after = input("after", query.get("after") ?? "", "datetime-local");
+  const before = input("before", query.get("before") ?? "", "datetime-local");
   const params = new URLSearchParams({ limit: "100" });
   if (eventType.value) params.set("event_types", eventType.value);
   if (channel.value) params.set("channel", channel.value);
+  if (after.value) params.set("after", new Date(after.value).toISOString());
+  if (before.value) params.set("before", new Date(before.value).toISOString());
   const messages = (await api<{ data: Json[] }>("GET", `/app/${e(appId)}/msg?${params}`)).data;
   show(
     h("p", {}, link(`/app/${appId}`, "← App")),
     h("h1", {}, "Messages"),
     field("Event type", eventType),
     field("Channel", channel),
+    field("Sent after", after),
+    field("Sent before", before),
     button("Filter", () => {
       const q = new URLSearchParams();
-      if (eventType.value) q.set("event_types", eventType.value);
-      if (channel.value) q.set("channel", channel.value);
+      for (const [name, el] of [
+        ["event_types", eventType],
+        ["channel", channel],
+        ["after", after],
+        ["before", before],
+      ] as const) {
+        if (el.value) q.set(name, el.value);
+      }
       location.hash = `#/app/${appId}/messages?${q}`;
     }),
     table(
