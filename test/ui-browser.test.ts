@@ -4,16 +4,25 @@
  * 200, one 500).
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ensureBuilt, killAll, ROOT, type ServeProcess, startServe, tempDir } from "./cli-support.js";
 
 const CHROMIUM = "/usr/bin/chromium";
-const SHOTS = join(ROOT, "docs", "screenshots");
+/**
+ * Where the screenshots go: the README's own (docs/screenshots) with
+ * HOOKLINE_SCREENSHOTS=1, so a plain test run leaves the tree as it was;
+ * a temporary directory otherwise, still taken so the pages render in both schemes.
+ */
+const SHOTS =
+  process.env.HOOKLINE_SCREENSHOTS === "1"
+    ? join(ROOT, "docs", "screenshots")
+    : mkdtempSync(join(tmpdir(), "hookline-screenshots-"));
 type Json = Record<string, unknown>;
 
 let serve: ServeProcess;
@@ -101,6 +110,7 @@ afterAll(async () => {
   await browser?.close();
   for (const server of receivers) server.close();
   await killAll({ all: true });
+  if (process.env.HOOKLINE_SCREENSHOTS !== "1") rmSync(SHOTS, { recursive: true, force: true });
 });
 
 describe("the UI", () => {
