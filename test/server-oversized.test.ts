@@ -1,4 +1,5 @@
 import type { AddressInfo } from "node:net";
+import { Svix } from "svix";
 import { afterEach, describe, expect, it } from "vitest";
 import { type ServerHarness, startHarness } from "./server-harness.js";
 
@@ -35,5 +36,24 @@ describe("oversized request bodies over a real socket", () => {
     expect(outcomes).toEqual({ "413 payload_too_large": 20 });
     const after = (await harness.call("GET", "/api/v1/app")).json().data.length;
     expect(after).toBe(before);
+  });
+
+  it("gives the official svix client the 413, not a reset", async () => {
+    harness = await startHarness();
+    await harness.server.listen({ host: "127.0.0.1", port: 0 });
+    const { port } = harness.server.server.address() as AddressInfo;
+    const svix = new Svix(harness.adminToken, { serverUrl: `http://127.0.0.1:${port}` });
+    const statuses: string[] = [];
+    for (let run = 0; run < 5; run++) {
+      try {
+        await svix.application.create({ name: "x".repeat(2 * 1024 * 1024) });
+        statuses.push("created");
+      } catch (error) {
+        const code = (error as { code?: unknown; cause?: { code?: string } }).code;
+        statuses.push(String(code ?? (error as { cause?: { code?: string } }).cause?.code ?? error));
+      }
+    }
+    expect(statuses).toEqual(["413", "413", "413", "413", "413"]);
+    expect((await harness.call("GET", "/api/v1/app")).json().data).toEqual([]);
   });
 });
