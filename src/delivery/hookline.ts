@@ -14,7 +14,6 @@ import type {
   AttemptFilter,
   AttemptRecord,
   BodyFormat,
-  ClaimedDelivery,
   DeliveryFilter,
   DeliveryRecord,
   EndpointPatch,
@@ -321,20 +320,10 @@ export class Hookline extends EventEmitter<HooklineEvents> {
     try {
       result = await this.store.insertMessage(message, deliveries, claim ? { ...options, claim } : options);
     } catch (error) {
-      if (claim) this.#worker.adopt(claim, []);
+      this.#worker.settleSend(claim, { message, deliveries, endpoints }, null);
       throw error;
     }
-    if (claim) {
-      const leased = new Set(result.created ? (result.leased ?? []) : []);
-      const byId = new Map(endpoints.map((e) => [e.id, e]));
-      const claimed: ClaimedDelivery[] = [];
-      for (const delivery of deliveries) {
-        const endpoint = byId.get(delivery.endpointId);
-        if (leased.has(delivery.id) && endpoint) claimed.push({ delivery, message, endpoint });
-      }
-      this.#worker.adopt(claim, claimed);
-      if (result.created && result.deliveryCount > claimed.length) this.#worker.wake();
-    } else if (result.created && result.deliveryCount > 0) this.#worker.wake();
+    this.#worker.settleSend(claim, { message, deliveries, endpoints }, result);
     return {
       messageId: result.message.id,
       eventId: result.message.eventId,

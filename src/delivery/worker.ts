@@ -2,7 +2,16 @@ import { randomBytes } from "node:crypto";
 import type { Clock } from "../core/clock.js";
 import { newId } from "../core/ids.js";
 import { signingKeyFor } from "../signing/secrets.js";
-import type { ClaimedDelivery, ClaimOptions, Completion, EndpointRecord, Store } from "../store/store.js";
+import type {
+  ClaimedDelivery,
+  ClaimOptions,
+  Completion,
+  DeliveryRecord,
+  EndpointRecord,
+  InsertMessageResult,
+  MessageRecord,
+  Store,
+} from "../store/store.js";
 import type { WebhookTransport } from "../transport/transport.js";
 import { type AttemptOutcome, attemptDelivery, type DeliveryRequest } from "./deliver.js";
 import { deadWorkers, registerLocalWorker, THIS_HOST, unregisterLocalWorker } from "./liveness.js";
@@ -360,8 +369,8 @@ export class DeliveryWorker {
   /**
    * Lease terms for a send in this process: its store may lease the new
    * deliveries to this worker as it writes them, which saves claiming them
-   * afterwards. Reserves the free slots it offers until `adopt` is called
-   * (always call it, with nothing if the send failed). Undefined when the
+   * afterwards. Reserves the free slots it offers until `settleSend` is
+   * called (always call it, with a null result if the send failed). Undefined when the
    * worker is not running or has no free slot.
    */
   claimOnInsert(endpoints: readonly EndpointRecord[]): ClaimOptions | undefined {
@@ -379,16 +388,34 @@ export class DeliveryWorker {
     return { ...claim, excludeEndpointIds: excluded };
   }
 
-  /** Starts the deliveries a send leased to this worker under `claim`, and frees the slots it reserved. */
-  adopt(claim: ClaimOptions, claimed: readonly ClaimedDelivery[]): void {
-    this.#reserved -= claim.limit;
-    if (this.#running) {
-      for (const c of claimed) void this.#dispatch(c);
-    } else if (claimed.length > 0) {
-      // Stopped meanwhile: hand them back rather than start attempts nobody will wait for.
-      const ids = claimed.map((c) => c.delivery.id);
-      void this.#s.store.release(this.owner, ids, this.#s.clock.now()).catch((error) => this.#s.onError(error));
+  /**
+   * After a send's write (`result` null when it failed): starts the
+   * deliveries the store leased to this worker under `claim` and frees the
+   * slots it reserved, then wakes the loop if some deliveries are left to claim.
+   */
+  settleSend(
+    claim: ClaimOptions | undefined,
+    sent: { message: MessageRecord; deliveries: readonly DeliveryRecord[]; endpoints: readonly EndpointRecord[] },
+    result: InsertMessageResult | null,
+  ): void {
+    const claimed: ClaimedDelivery[] = [];
+    if (claim) {
+      this.#reserved -= claim.limit;
+      const leased = new Set(result?.created ? (result.leased ?? []) : []);
+      const endpoints = new Map(sent.endpoints.map((e) => [e.id, e]));
+      for (const delivery of sent.deliveries) {
+        const endpoint = endpoints.get(delivery.endpointId);
+        if (leased.has(delivery.id) && endpoint) claimed.push({ delivery, message: sent.message, endpoint });
+      }
+      if (this.#running) {
+        for (const c of claimed) void this.#dispatch(c);
+      } else if (claimed.length > 0) {
+        // Stopped meanwhile: hand them back rather than start attempts nobody will wait for.
+        const ids = claimed.map((c) => c.delivery.id);
+        void this.#s.store.release(this.owner, ids, this.#s.clock.now()).catch((error) => this.#s.onError(error));
+      }
     }
+    if (result?.created && result.deliveryCount > claimed.length) this.wake();
   }
 
   async #idleMs(): Promise<number> {
