@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { ConfigurationError } from "../src/core/errors.js";
@@ -17,22 +18,27 @@ import { describeStoreContract } from "./support/store-contract.js";
 
 const available = await postgresAvailable();
 
-describeStoreContract(
-  "postgres",
-  async () => {
-    const schema = uniqueSchemaName();
-    const store = postgresStore({ connectionString: PG_URL, schema, maxConnections: 4 });
-    await store.migrate();
-    return {
-      store,
-      async cleanup() {
-        await store.close();
-        await dropSchema(schema);
-      },
-    };
-  },
-  { skip: !available },
-);
+for (const [name, encryption] of [
+  ["postgres", {}],
+  ["postgres with secrets encrypted at rest", { encryptionKey: randomBytes(32).toString("base64") }],
+] as const) {
+  describeStoreContract(
+    name,
+    async () => {
+      const schema = uniqueSchemaName();
+      const store = postgresStore({ connectionString: PG_URL, schema, maxConnections: 4, ...encryption });
+      await store.migrate();
+      return {
+        store,
+        async cleanup() {
+          await store.close();
+          await dropSchema(schema);
+        },
+      };
+    },
+    { skip: !available },
+  );
+}
 
 // ---- fixtures ----------------------------------------------------------------
 

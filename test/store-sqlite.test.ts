@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -26,18 +27,23 @@ async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), "hookline-sqlite-"));
 }
 
-describeStoreContract("sqlite", async () => {
-  const dir = await tempDir();
-  const store = sqliteStore({ path: join(dir, "hookline.db") });
-  await store.migrate();
-  return {
-    store,
-    async cleanup() {
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-});
+for (const [name, encryption] of [
+  ["sqlite", {}],
+  ["sqlite with secrets encrypted at rest", { encryptionKey: randomBytes(32).toString("base64") }],
+] as const) {
+  describeStoreContract(name, async () => {
+    const dir = await tempDir();
+    const store = sqliteStore({ path: join(dir, "hookline.db"), ...encryption });
+    await store.migrate();
+    return {
+      store,
+      async cleanup() {
+        await store.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  });
+}
 
 // --- records ------------------------------------------------------------------
 

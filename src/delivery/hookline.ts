@@ -831,8 +831,18 @@ export async function createHookline(options: HooklineOptions = {}): Promise<Hoo
   const store = options.store ?? new MemoryStore();
   const hookline = new Hookline(options, store);
   await store.migrate();
+  if (store.kind !== "memory" && store.encryptionKeyId === null && !warnedSecretsInClear) {
+    warnedSecretsInClear = true;
+    process.emitWarning(
+      "hookline: endpoint secrets and header values are stored in clear; give the store an encryptionKey (base64 of 32 bytes) to encrypt them at rest",
+      { code: "HOOKLINE_SECRETS_IN_CLEAR" },
+    );
+  }
   return hookline;
 }
+
+/** The clear-text warning is given once per process, not once per store. */
+let warnedSecretsInClear = false;
 
 /** A new endpoint has no `ordering` key unless it is ordered. */
 function withoutNullOrdering(patch: EndpointPatch): Omit<EndpointPatch, "ordering"> & { ordering?: "fifo" } {

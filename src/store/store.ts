@@ -273,6 +273,15 @@ export interface Store {
   migrate(): Promise<void>;
   /** Resolves when the store answers a trivial query. */
   ping(): Promise<void>;
+  /** The id of the key endpoint secrets and header values are encrypted with at rest; null when stored in clear. */
+  readonly encryptionKeyId: string | null;
+  /**
+   * Re-encrypts every endpoint's secrets and header values under the main
+   * key, in batches of `batchSize` rows (each its own short transaction);
+   * returns how many endpoints were rewritten. Values already under the main
+   * key are skipped, so it can be run again after an interruption.
+   */
+  reencryptSecrets(batchSize?: number): Promise<number>;
   close(): Promise<void>;
   /** Subscribes to wake-ups from other processes (PostgreSQL LISTEN); returns an unsubscribe function. */
   onWake?(listener: () => void): Promise<() => Promise<void>>;

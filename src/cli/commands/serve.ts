@@ -3,19 +3,15 @@ import { Command, Option } from "commander";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Hookline } from "../../delivery/hookline.js";
-import type { Store } from "../../store/store.js";
 import { CliError, UsageError } from "../errors.js";
 import { envFlag, parseInteger, parseList, parsePort } from "../options.js";
+import { type KeySource, openStore, resolveKeySource, type StoreFlags, withStoreOptions } from "../store.js";
 
-const DEFAULT_DB = "./hookline.db";
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
-interface ServeFlags {
+interface ServeFlags extends StoreFlags {
   port: number;
   host: string;
-  db?: string;
-  pg?: string;
-  pgSchema?: string;
   /** A number from --workers, false from --no-workers, undefined otherwise. */
   workers?: number | false;
   perEndpoint?: number;
@@ -34,8 +30,9 @@ type BuildServer = typeof import("../../server/app.js")["buildServer"];
 
 /** `hookline serve`: the HTTP API and the delivery workers over one store. */
 export function serveCommand(): Command {
-  return new Command("serve")
-    .description("run the HTTP API (Svix-compatible) and the delivery workers")
+  return withStoreOptions(
+    new Command("serve").description("run the HTTP API (Svix-compatible) and the delivery workers"),
+  )
     .addOption(
       new Option("--port <port>", "port of the API (0: any free port)")
         .env("HOOKLINE_PORT")
@@ -43,11 +40,6 @@ export function serveCommand(): Command {
         .default(8080),
     )
     .addOption(new Option("--host <host>", "address of the API").env("HOOKLINE_HOST").default("127.0.0.1"))
-    .addOption(new Option("--db <path>", `SQLite database file (default ${DEFAULT_DB})`).env("HOOKLINE_DB"))
-    .addOption(new Option("--pg <url>", "PostgreSQL connection string instead of SQLite").env("HOOKLINE_PG_URL"))
-    .addOption(
-      new Option("--pg-schema <name>", "PostgreSQL schema of the tables (default hookline)").env("HOOKLINE_PG_SCHEMA"),
-    )
     .addOption(
       new Option("--workers <n>", "deliveries in flight at once in this process (default 64)")
         .env("HOOKLINE_WORKERS")
@@ -142,28 +134,20 @@ async function createLogger(level: string): Promise<Logger> {
   return pino(options, pretty({ colorize: !process.env.NO_COLOR, ignore: "pid,hostname,service", sync: true }));
 }
 
-async function openStore(flags: ServeFlags): Promise<{ store: Store; where: string }> {
-  if (flags.pg) {
-    const { postgresStore } = await import("../../postgres.js");
-    const schema = flags.pgSchema ?? "hookline";
-    return {
-      store: postgresStore({ connectionString: flags.pg, schema }),
-      where: `PostgreSQL ${redactUrl(flags.pg)} (schema ${schema})`,
-    };
-  }
-  const { sqliteStore } = await import("../../sqlite.js");
-  const path = flags.db ?? DEFAULT_DB;
-  return { store: sqliteStore({ path }), where: `SQLite ${path}` };
-}
-
-/** A connection string without its password, for logs. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return "(connection string)";
+/** Logs where the keys of secrets at rest come from, and what an operator should know about it. */
+function logKeySource(keys: KeySource, logger: Logger): void {
+  if (keys.kind === "file" && keys.created) {
+    logger.warn(
+      { keyFile: keys.path },
+      `created an encryption key for endpoint secrets and headers in ${keys.path} (readable by its owner only). ` +
+        "In production keep the key apart from the database (HOOKLINE_ENCRYPTION_KEY or --encryption-key-file): " +
+        "a backup that holds both holds every secret in clear",
+    );
+  } else if (keys.kind === "none") {
+    logger.warn(
+      "no encryption key: endpoint secrets and headers are stored in clear. Give every process the same " +
+        "HOOKLINE_ENCRYPTION_KEY (base64 of 32 bytes; `openssl rand -base64 32`) or --encryption-key-file",
+    );
   }
 }
 
@@ -211,7 +195,9 @@ async function serve(flags: ServeFlags): Promise<void> {
   });
   const logger = await createLogger(flags.logLevel);
   const { createHookline } = await import("../../delivery/hookline.js");
-  const { store, where } = await openStore(flags);
+  const keys = resolveKeySource(flags, { createDefault: true });
+  logKeySource(keys, logger);
+  const { store, where } = await openStore(flags, keys);
   let hookline: Hookline;
   try {
     hookline = await createHookline({

@@ -62,6 +62,13 @@ export class MemoryStore implements Store {
   readonly #workers = new Map<string, WorkerRecord>();
 
   async migrate(): Promise<void> {}
+
+  /** Nothing of a memory store is at rest, so nothing is encrypted. */
+  readonly encryptionKeyId = null;
+
+  async reencryptSecrets(): Promise<number> {
+    return 0;
+  }
   async ping(): Promise<void> {}
   async close(): Promise<void> {}
 

@@ -1,6 +1,14 @@
 import { createHash } from "node:crypto";
 import type { Client, ClientConfig, Pool, PoolClient, QueryResult, QueryResultRow } from "pg";
 import { ConfigurationError } from "../../core/errors.js";
+import {
+  assertKeysKnown,
+  type ColumnCodec,
+  columnCodec,
+  type EncryptionKeyOptions,
+  encryptionKeyIdsSql,
+  reencrypted,
+} from "../codec.js";
 import { LeaseOnInsert } from "../lease-on-insert.js";
 import { pageLimit, toPage } from "../paging.js";
 import {
@@ -49,7 +57,7 @@ import type {
 } from "../store.js";
 
 /** Options of {@link postgresStore}. */
-export interface PostgresStoreOptions {
+export interface PostgresStoreOptions extends EncryptionKeyOptions {
   /** `postgres://user@host:5432/db`; ignored for queries when `pool` is given (still used by `onWake` if set). */
   connectionString?: string;
   /** A pool the caller owns: the store uses it and never closes it. */
@@ -142,6 +150,7 @@ export class PostgresStore implements Store {
 
   readonly #options: PostgresStoreOptions;
   readonly #maxConnections: number;
+  readonly #codec: ColumnCodec;
   readonly #t: Record<
     "apps" | "endpoints" | "messages" | "deliveries" | "attempts" | "documents" | "workers" | "migrations",
     string
@@ -170,6 +179,7 @@ export class PostgresStore implements Store {
     this.schema = schema;
     this.#options = options;
     this.#maxConnections = maxConnections;
+    this.#codec = columnCodec(options);
     const s = `"${schema}"`;
     this.#t = {
       apps: `${s}.apps`,
@@ -280,6 +290,40 @@ export class PostgresStore implements Store {
         ]);
       }
     });
+    const keyIds = await this.#query<{ key_id: string }>(encryptionKeyIdsSql(this.#t.endpoints));
+    assertKeysKnown(
+      this.#codec,
+      keyIds.rows.map((r) => r.key_id),
+    );
+  }
+
+  /** The id of the key secrets are encrypted with; null when they are stored in clear. */
+  get encryptionKeyId(): string | null {
+    return this.#codec.mainKeyId;
+  }
+
+  async reencryptSecrets(batchSize = 100): Promise<number> {
+    let changed = 0;
+    let after = "";
+    for (;;) {
+      const { rows } = await this.#query<{ id: string; secrets: string; headers: string }>(
+        `SELECT id, secrets, headers FROM ${this.#t.endpoints} WHERE id > $1 ORDER BY id LIMIT $2`,
+        [after, batchSize],
+      );
+      for (const row of rows) {
+        const secrets = reencrypted(this.#codec, row.secrets);
+        const headers = reencrypted(this.#codec, row.headers);
+        if (secrets === null && headers === null) continue;
+        // Compare-and-set: a row another process changed meanwhile was written under its own main key; leave it.
+        const updated = await this.#query(
+          `UPDATE ${this.#t.endpoints} SET secrets = $2, headers = $3 WHERE id = $1 AND secrets = $4 AND headers = $5`,
+          [row.id, secrets ?? row.secrets, headers ?? row.headers, row.secrets, row.headers],
+        );
+        changed += updated.rowCount ?? 0;
+      }
+      if (rows.length < batchSize) return changed;
+      after = rows[rows.length - 1]?.id ?? after;
+    }
   }
 
   async ping(): Promise<void> {
@@ -365,22 +409,24 @@ export class PostgresStore implements Store {
   async createEndpoint(endpoint: EndpointRecord): Promise<void> {
     await this.#query(
       `INSERT INTO ${this.#t.endpoints} (${list(ENDPOINT_COLUMNS)}) VALUES (${placeholders(ENDPOINT_COLUMNS.length)})`,
-      endpointToRow(endpoint),
+      endpointToRow(endpoint, this.#codec),
     );
   }
 
   async getEndpoint(id: string): Promise<EndpointRecord | null> {
     const { rows } = await this.#query(`SELECT * FROM ${this.#t.endpoints} WHERE id = $1`, [id]);
-    return rows[0] ? rowToEndpoint(rows[0]) : null;
+    return rows[0] ? rowToEndpoint(rows[0], this.#codec) : null;
   }
 
   async listEndpoints(options: PageOptions & { appId?: string }): Promise<Page<EndpointRecord>> {
-    return this.#page(this.#t.endpoints, new Where().eq("app_id", options.appId), options, (r) => rowToEndpoint(r));
+    return this.#page(this.#t.endpoints, new Where().eq("app_id", options.appId), options, (r) =>
+      rowToEndpoint(r, this.#codec),
+    );
   }
 
   async updateEndpoint(id: string, patch: EndpointPatch, now: number): Promise<EndpointRecord | null> {
-    const row = await this.#update(this.#t.endpoints, id, endpointPatchColumns(patch), now);
-    return row ? rowToEndpoint(row) : null;
+    const row = await this.#update(this.#t.endpoints, id, endpointPatchColumns(patch, this.#codec), now);
+    return row ? rowToEndpoint(row, this.#codec) : null;
   }
 
   async deleteEndpoint(id: string): Promise<boolean> {
@@ -395,7 +441,7 @@ export class PostgresStore implements Store {
       `SELECT * FROM ${this.#t.endpoints} WHERE app_id = $1 AND disabled = 0 ORDER BY id`,
       [appId],
     );
-    return rows.map((r) => rowToEndpoint(r));
+    return rows.map((r) => rowToEndpoint(r, this.#codec));
   }
 
   // ---- messages ----------------------------------------------------------
@@ -712,7 +758,7 @@ export class PostgresStore implements Store {
       claimedById.set(String(row.id), {
         delivery: rowToDelivery(row),
         message: rowToMessage(row, "m_"),
-        endpoint: rowToEndpoint(row, "e_"),
+        endpoint: rowToEndpoint(row, this.#codec, "e_"),
       });
     }
     // Oldest first, as they were picked.

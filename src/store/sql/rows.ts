@@ -1,4 +1,5 @@
 import type { SignatureAlgorithm } from "../../core/enums.js";
+import type { ColumnCodec } from "../codec.js";
 import type {
   AppRecord,
   AttemptRecord,
@@ -67,17 +68,21 @@ export const ENDPOINT_COLUMNS = [
   "ordering",
 ] as const;
 
-export function endpointToRow(e: EndpointRecord): unknown[] {
+/**
+ * Endpoint rows: the `secrets` and `headers` columns hold credentials and go
+ * through the store's codec (encrypted at rest when a key is configured).
+ */
+export function endpointToRow(e: EndpointRecord, codec: ColumnCodec): unknown[] {
   return [
     e.id,
     e.appId,
     e.uid,
     e.url,
     e.description,
-    JSON.stringify(e.secrets),
+    codec.encode(JSON.stringify(e.secrets)),
     JSON.stringify(e.eventTypes),
     jsonText(e.channels),
-    JSON.stringify(e.headers),
+    codec.encode(JSON.stringify(e.headers)),
     JSON.stringify(e.metadata),
     e.rateLimitPerSecond,
     e.signatureAlgorithm,
@@ -91,7 +96,7 @@ export function endpointToRow(e: EndpointRecord): unknown[] {
   ];
 }
 
-export function rowToEndpoint(row: Row, prefix = ""): EndpointRecord {
+export function rowToEndpoint(row: Row, codec: ColumnCodec, prefix = ""): EndpointRecord {
   const c = (name: string) => row[prefix + name];
   return {
     id: String(c("id")),
@@ -99,10 +104,10 @@ export function rowToEndpoint(row: Row, prefix = ""): EndpointRecord {
     uid: strOrNull(c("uid")),
     url: String(c("url")),
     description: String(c("description")),
-    secrets: json(c("secrets")),
+    secrets: json(codec.decode(String(c("secrets")))),
     eventTypes: json(c("event_types")),
     channels: jsonOrNull(c("channels")),
-    headers: json(c("headers")),
+    headers: json(codec.decode(String(c("headers")))),
     metadata: json(c("metadata")),
     rateLimitPerSecond: numOrNull(c("rate_limit_per_second")),
     signatureAlgorithm: String(c("signature_algorithm")) as SignatureAlgorithm,
@@ -116,14 +121,17 @@ export function rowToEndpoint(row: Row, prefix = ""): EndpointRecord {
   };
 }
 
-const ENDPOINT_PATCH_COLUMNS: Record<keyof EndpointPatch, { column: string; encode: (v: never) => unknown }> = {
+const ENDPOINT_PATCH_COLUMNS: Record<
+  keyof EndpointPatch,
+  { column: string; encode: (v: never, codec: ColumnCodec) => unknown }
+> = {
   uid: { column: "uid", encode: (v: string | null) => v },
   url: { column: "url", encode: (v: string) => v },
   description: { column: "description", encode: (v: string) => v },
-  secrets: { column: "secrets", encode: (v: unknown) => JSON.stringify(v) },
+  secrets: { column: "secrets", encode: (v: unknown, codec) => codec.encode(JSON.stringify(v)) },
   eventTypes: { column: "event_types", encode: (v: unknown) => JSON.stringify(v) },
   channels: { column: "channels", encode: (v: unknown) => jsonText(v) },
-  headers: { column: "headers", encode: (v: unknown) => JSON.stringify(v) },
+  headers: { column: "headers", encode: (v: unknown, codec) => codec.encode(JSON.stringify(v)) },
   metadata: { column: "metadata", encode: (v: unknown) => JSON.stringify(v) },
   rateLimitPerSecond: { column: "rate_limit_per_second", encode: (v: number | null) => v },
   signatureAlgorithm: { column: "signature_algorithm", encode: (v: string) => v },
@@ -135,11 +143,14 @@ const ENDPOINT_PATCH_COLUMNS: Record<keyof EndpointPatch, { column: string; enco
 };
 
 /** The `SET` columns and values of an endpoint patch, in a stable order. */
-export function endpointPatchColumns(patch: EndpointPatch): Array<{ column: string; value: unknown }> {
+export function endpointPatchColumns(
+  patch: EndpointPatch,
+  codec: ColumnCodec,
+): Array<{ column: string; value: unknown }> {
   const out: Array<{ column: string; value: unknown }> = [];
   for (const [key, spec] of Object.entries(ENDPOINT_PATCH_COLUMNS)) {
     const value = patch[key as keyof EndpointPatch];
-    if (value !== undefined) out.push({ column: spec.column, value: spec.encode(value as never) });
+    if (value !== undefined) out.push({ column: spec.column, value: spec.encode(value as never, codec) });
   }
   return out;
 }

@@ -1,6 +1,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type BetterSqlite3 from "better-sqlite3";
 import { ConfigurationError } from "../../core/errors.js";
+import {
+  assertKeysKnown,
+  type ColumnCodec,
+  columnCodec,
+  type EncryptionKeyOptions,
+  encryptionKeyIdsSql,
+  reencrypted,
+} from "../codec.js";
 import { type EndpointQueueState, LeaseOnInsert } from "../lease-on-insert.js";
 import { pageLimit, toPage } from "../paging.js";
 import {
@@ -53,7 +61,7 @@ type Row = Record<string, unknown>;
 type Statement = BetterSqlite3.Statement<unknown[], Row>;
 
 /** Options of {@link sqliteStore}. */
-export interface SqliteStoreOptions {
+export interface SqliteStoreOptions extends EncryptionKeyOptions {
   /** The database file; created with its schema on `migrate()` when missing. */
   path: string;
   /**
@@ -218,6 +226,7 @@ export class SqliteStore implements Store {
   /** The database file. */
   readonly path: string;
   readonly #synchronous: "NORMAL" | "FULL";
+  readonly #codec: ColumnCodec;
   #db: Database | null = null;
   #opening: Promise<Database> | null = null;
   #closed = false;
@@ -236,6 +245,12 @@ export class SqliteStore implements Store {
     }
     this.path = options.path;
     this.#synchronous = synchronous === "full" ? "FULL" : "NORMAL";
+    this.#codec = columnCodec(options);
+  }
+
+  /** The id of the key secrets are encrypted with; null when they are stored in clear. */
+  get encryptionKeyId(): string | null {
+    return this.#codec.mainKeyId;
   }
 
   /** The open connection, opening it on first use. */
@@ -314,6 +329,42 @@ export class SqliteStore implements Store {
         );
       });
     }
+    const keyIds = db.prepare<[], { key_id: string }>(encryptionKeyIdsSql("endpoints")).all();
+    assertKeysKnown(
+      this.#codec,
+      keyIds.map((r) => r.key_id),
+    );
+  }
+
+  async reencryptSecrets(batchSize = 100): Promise<number> {
+    const db = await this.#connection();
+    let changed = 0;
+    let after = "";
+    for (;;) {
+      const rows = this.#write(db, () => {
+        const batch = db
+          .prepare<[string, number], { id: string; secrets: string; headers: string }>(
+            "SELECT id, secrets, headers FROM endpoints WHERE id > ? ORDER BY id LIMIT ?",
+          )
+          .all(after, batchSize);
+        for (const row of batch) {
+          const secrets = reencrypted(this.#codec, row.secrets);
+          const headers = reencrypted(this.#codec, row.headers);
+          if (secrets === null && headers === null) continue;
+          db.prepare("UPDATE endpoints SET secrets = ?, headers = ? WHERE id = ?").run(
+            secrets ?? row.secrets,
+            headers ?? row.headers,
+            row.id,
+          );
+          changed++;
+        }
+        return batch;
+      });
+      if (rows.length < batchSize) return changed;
+      after = rows[rows.length - 1]?.id ?? after;
+      // Between batches the write lock is free for deliveries.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   async ping(): Promise<void> {
@@ -383,30 +434,30 @@ export class SqliteStore implements Store {
 
   async createEndpoint(endpoint: EndpointRecord): Promise<void> {
     const db = await this.#connection();
-    this.#stmt(db, SQL.insertEndpoint).run(...endpointToRow(endpoint));
+    this.#stmt(db, SQL.insertEndpoint).run(...endpointToRow(endpoint, this.#codec));
   }
 
   async getEndpoint(id: string): Promise<EndpointRecord | null> {
     const db = await this.#connection();
     const row = this.#stmt(db, SQL.endpointById).get(id);
-    return row === undefined ? null : rowToEndpoint(row);
+    return row === undefined ? null : rowToEndpoint(row, this.#codec);
   }
 
   async listEndpoints(options: PageOptions & { appId?: string }): Promise<Page<EndpointRecord>> {
     const db = await this.#connection();
     const where = clauses([["app_id = ?", options.appId]]);
-    return this.#page(db, "endpoints", where, options, (row) => rowToEndpoint(row));
+    return this.#page(db, "endpoints", where, options, (row) => rowToEndpoint(row, this.#codec));
   }
 
   async updateEndpoint(id: string, patch: EndpointPatch, now: number): Promise<EndpointRecord | null> {
     const db = await this.#connection();
     const sets = clauses([
-      ...endpointPatchColumns(patch).map(({ column, value }) => [`${column} = ?`, value] as const),
+      ...endpointPatchColumns(patch, this.#codec).map(({ column, value }) => [`${column} = ?`, value] as const),
       ["updated_at = ?", now],
     ]);
     const sql = `UPDATE endpoints SET ${sets.sql.join(", ")} WHERE id = ? RETURNING *`;
     const row = this.#stmt(db, sql).get(...sets.values, id);
-    return row === undefined ? null : rowToEndpoint(row);
+    return row === undefined ? null : rowToEndpoint(row, this.#codec);
   }
 
   async deleteEndpoint(id: string): Promise<boolean> {
@@ -418,7 +469,7 @@ export class SqliteStore implements Store {
     const db = await this.#connection();
     return this.#stmt(db, SQL.enabledEndpoints)
       .all(appId)
-      .map((row) => rowToEndpoint(row));
+      .map((row) => rowToEndpoint(row, this.#codec));
   }
 
   // --- messages -------------------------------------------------------------
@@ -628,7 +679,11 @@ export class SqliteStore implements Store {
       const endpointRow = delivery && endpointRows.get(delivery.endpointId);
       // Mapped per claim, so claims of one endpoint or message never share an object (callers may mutate them).
       if (delivery && messageRow && endpointRow) {
-        claimed.push({ delivery, message: rowToMessage(messageRow), endpoint: rowToEndpoint(endpointRow) });
+        claimed.push({
+          delivery,
+          message: rowToMessage(messageRow),
+          endpoint: rowToEndpoint(endpointRow, this.#codec),
+        });
       }
     }
     return claimed;
