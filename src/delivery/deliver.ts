@@ -28,6 +28,8 @@ export interface DeliveryRequest {
   headers?: Readonly<Record<string, string>>;
   /** Also send `svix-id`, `svix-timestamp`, `svix-signature` (messages created through the Svix-compatible API). */
   svixHeaders?: boolean;
+  /** A W3C `traceparent` to send (see tracing.ts); none when absent. */
+  traceparent?: string | null;
 }
 
 /** The result of one attempt: a failure is data, not an exception. */
@@ -85,6 +87,7 @@ export function buildDeliveryHeaders(request: DeliveryRequest, attemptTimeMs: nu
     headers["svix-timestamp"] = timestamp;
     headers["svix-signature"] = signature;
   }
+  if (request.traceparent) headers.traceparent = request.traceparent;
   return headers;
 }
 

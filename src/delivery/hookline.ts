@@ -34,6 +34,7 @@ import { isReservedHeader } from "./deliver.js";
 import { EventTypes } from "./event-types.js";
 import { ReadCache } from "./read-cache.js";
 import { scheduledRetry } from "./retry-policy.js";
+import { endSendSpan, startSendSpan } from "./tracing.js";
 import { type CompletedAttempt, DeliveryWorker } from "./worker.js";
 
 export interface HooklineOptions {
@@ -129,6 +130,12 @@ export interface SendInput {
    * Without it, the endpoint's whole stream is one group.
    */
   orderingKey?: string;
+  /**
+   * The W3C `traceparent` this send continues (the API server passes its
+   * request's); without it, the active OpenTelemetry context's. Kept on the
+   * message and sent on each attempt. A malformed value is ignored.
+   */
+  traceparent?: string;
 }
 
 export interface SendResult {
@@ -250,6 +257,19 @@ export class Hookline extends EventEmitter<HooklineEvents> {
     if (input === null || typeof input !== "object") {
       throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", "send() needs { eventType, payload }");
     }
+    const { span, traceparent } = startSendSpan(input.eventType, input.traceparent);
+    try {
+      const result = await this.#send(input, options, traceparent);
+      endSendSpan(span, result);
+      return result;
+    } catch (error) {
+      endSendSpan(span, null, error);
+      throw error;
+    }
+  }
+
+  /** `traceparent`: what the message keeps (see `startSendSpan`). */
+  async #send(input: SendInput, options: InsertOptions, traceparent: string | null): Promise<SendResult> {
     const { eventType, payload, source = "", bodyFormat = "envelope" } = input;
     requireName("eventType", eventType);
     if (input.eventId !== undefined) requireName("eventId", input.eventId);
@@ -291,6 +311,7 @@ export class Hookline extends EventEmitter<HooklineEvents> {
       channels,
       tags,
       createdAt: now,
+      ...(traceparent !== null && { traceparent }),
     };
     const endpoints = enabled.filter(
       (e) =>

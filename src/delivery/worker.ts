@@ -16,6 +16,7 @@ import type { WebhookTransport } from "../transport/transport.js";
 import { type AttemptOutcome, attemptDelivery, type DeliveryRequest } from "./deliver.js";
 import { deadWorkers, registerLocalWorker, THIS_HOST, unregisterLocalWorker } from "./liveness.js";
 import { applyRetryAfter, parseRetryAfterMs, type RetryPolicy } from "./retry-policy.js";
+import { traceAttempt } from "./tracing.js";
 
 /** Slow attempts (see `slowAttemptMs`) a worker runs beyond `concurrency`, as a multiple of it. */
 const SLOW_ALLOWANCE = 3;
@@ -518,7 +519,19 @@ export class DeliveryWorker {
         }
       }
     }
-    const outcome = await attemptDelivery(this.#s.transport, this.#request(claimed), this.#s.clock, signal);
+    const { delivery, message } = claimed;
+    const request = this.#request(claimed);
+    const outcome = await traceAttempt(
+      {
+        endpointId: endpoint.id,
+        messageId: message.id,
+        eventType: message.eventType,
+        attemptNumber: delivery.attemptCount + 1,
+        traceparent: message.traceparent,
+      },
+      (traceparent) =>
+        attemptDelivery(this.#s.transport, traceparent ? { ...request, traceparent } : request, this.#s.clock, signal),
+    );
     if (outcome.durationMs < this.#s.slowAttemptMs) this.#slowKnown.delete(endpoint.id);
     if (signal.aborted) {
       // Stopped mid-attempt: the receiver may or may not have it. Give the lease

@@ -17,6 +17,7 @@ import { statsRoutes } from "./routes/stats.js";
 import { registerUi } from "./routes/ui.js";
 import { type RouteSpec, registerRoutes } from "./routing.js";
 import { stateOf } from "./state.js";
+import { registerTracing } from "./tracing.js";
 
 export interface ServerOptions {
   hookline: Hookline;
@@ -130,6 +131,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     return reply.code(404).send({ code: error.code, detail: error.detail });
   });
 
+  registerTracing(app);
   const metrics = new ServerMetrics(hl);
   app.addHook("onResponse", async (request, reply) => {
     metrics.observeRequest(

@@ -92,6 +92,8 @@ export interface MessageRecord {
   channels: string[] | null;
   tags: string[] | null;
   createdAt: number;
+  /** The W3C `traceparent` of the send, sent on every attempt so the receiver's trace joins it; absent when none. */
+  traceparent?: string | null;
 }
 
 export interface DeliveryRecord {

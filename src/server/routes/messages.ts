@@ -15,6 +15,7 @@ import {
   withContentQuery,
 } from "../schemas.js";
 import { attemptToJson, listOut, MessageStatus, messageToJson } from "../serialize.js";
+import { requestTraceparent } from "../tracing.js";
 import { endpointOf } from "./endpoints.js";
 
 const MESSAGE_TAG = "Message";
@@ -102,7 +103,8 @@ export function messageRoutes(): RouteSpec[] {
         200: { description: "A message with this eventId exists: the first one", schema: messageOut },
         202: { description: "The message is stored and its deliveries queued", schema: messageOut },
       },
-      handler: async ({ hl, app, body, query, reply }) => {
+      handler: async ({ hl, app, body, query, request, reply }) => {
+        const traceparent = requestTraceparent(request);
         const sent = await hl.send({
           appId: app.id,
           eventType: body.eventType,
@@ -112,6 +114,7 @@ export function messageRoutes(): RouteSpec[] {
           ...(body.channels != null && { channels: body.channels }),
           ...(body.tags != null && { tags: body.tags }),
           ...(body.orderingKey != null && { orderingKey: body.orderingKey }),
+          ...(traceparent !== undefined && { traceparent }),
         });
         reply.code(sent.created ? 202 : 200);
         return messageToJson(sent.message, query.with_content ?? true);

@@ -165,6 +165,7 @@ export const MESSAGE_COLUMNS = [
   "channels",
   "tags",
   "created_at",
+  "traceparent",
 ] as const;
 
 export function messageToRow(m: MessageRecord): unknown[] {
@@ -178,6 +179,7 @@ export function messageToRow(m: MessageRecord): unknown[] {
     jsonText(m.channels),
     jsonText(m.tags),
     m.createdAt,
+    m.traceparent ?? null,
   ];
 }
 
@@ -193,6 +195,7 @@ export function rowToMessage(row: Row, prefix = ""): MessageRecord {
     channels: jsonOrNull(c("channels")),
     tags: jsonOrNull(c("tags")),
     createdAt: num(c("created_at")),
+    ...(strOrNull(c("traceparent")) !== null && { traceparent: String(c("traceparent")) }),
   };
 }
 

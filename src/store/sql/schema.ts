@@ -132,6 +132,14 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; statements: readonly s
         WHERE ordering_key IS NOT NULL AND status IN ('pending', 'sending')`,
     ],
   },
+  // Versions need not be consecutive: the runners apply every version not yet recorded, in order.
+  {
+    version: 5,
+    statements: [
+      // The W3C traceparent of a message's send, sent with each attempt (see delivery/tracing.ts).
+      "ALTER TABLE messages ADD COLUMN traceparent TEXT",
+    ],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
