@@ -8,3 +8,4 @@
  * await server.listen({ host: "127.0.0.1", port: 8080 });
  */
 export { buildServer, type ServerOptions } from "./server/app.js";
+export type { RateLimitOptions } from "./server/rate-limit.js";

@@ -5,7 +5,7 @@ import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import type { Logger } from "pino";
 import { createHookline, type Hookline, type HooklineOptions, memoryStore, type Store } from "../src/index.js";
 import { postgresStore } from "../src/postgres.js";
-import { buildServer } from "../src/server.js";
+import { buildServer, type ServerOptions } from "../src/server.js";
 import { sqliteStore } from "../src/sqlite.js";
 import { dropSchema, PG_URL, uniqueSchemaName } from "./support/postgres.js";
 
@@ -35,6 +35,8 @@ export interface HarnessOptions {
   engine?: HooklineOptions;
   bodyLimitBytes?: number;
   logger?: Logger | boolean;
+  /** Further options of the server (timeouts, connection cap, rate limit). */
+  server?: Omit<ServerOptions, "hookline">;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<ServerHarness> {
@@ -53,6 +55,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Server
   const hl = await createHookline({ store, allowPrivateNetworks: true, retryJitterRatio: 0, ...options.engine });
   const { token: adminToken } = await hl.apiKeys.create({ appId: null, name: "admin" });
   const server = await buildServer({
+    ...options.server,
     hookline: hl,
     ...(options.bodyLimitBytes !== undefined && { bodyLimitBytes: options.bodyLimitBytes }),
     ...(options.logger !== undefined && { logger: options.logger }),

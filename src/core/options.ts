@@ -69,6 +69,16 @@ export const DEFAULTS = {
   responseExcerptChars: 4 * 1024,
   /** Engine: a previous secret keeps signing this long after a rotation. */
   secretGracePeriodMs: 24 * 3_600_000,
+  /** Server: time a client gets to send a request's headers; then the connection is closed. */
+  serverHeadersTimeoutMs: 10_000,
+  /** Server: time a client gets to send a whole request (headers and body); then 408 and closed. */
+  serverRequestTimeoutMs: 30_000,
+  /** Server: connections open at once; those beyond are closed as they arrive. */
+  serverMaxConnections: 1_000,
+  /** Server: requests per second per API key, sustained (a token bucket). */
+  rateLimitPerSecond: 1_000,
+  /** Server: requests per API key allowed at once after a quiet spell. */
+  rateLimitBurst: 2_000,
   /** Engine: the app that `send()` and `endpoints.create()` use when none is named. */
   defaultAppId: "app_default",
 } as const;

@@ -3,10 +3,12 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import { type Logger, pino } from "pino";
 import { ConfigurationError } from "../core/errors.js";
 import type { Hookline } from "../delivery/hookline.js";
+import { connectionLimits, guardConnections } from "./connection-limits.js";
 import { ApiError, handleError } from "./errors.js";
 import { Idempotency } from "./idempotency.js";
 import { ServerMetrics } from "./metrics.js";
 import { buildOpenApi } from "./openapi.js";
+import { createRateLimiter, type RateLimitOptions, rateLimitHook } from "./rate-limit.js";
 import { appRoutes } from "./routes/apps.js";
 import { endpointRoutes } from "./routes/endpoints.js";
 import { eventTypeRoutes } from "./routes/event-types.js";
@@ -27,6 +29,17 @@ export interface ServerOptions {
   logger?: Logger | boolean;
   /** Origins allowed to embed the UI in a frame (CSP frame-ancestors); none by default. */
   portalOrigins?: string[];
+  /** Time a client gets to send a request's headers (default 10 s); then the connection is closed. */
+  headersTimeoutMs?: number;
+  /** Time a client gets to send a whole request (default 30 s); then 408 and the connection is closed. */
+  requestTimeoutMs?: number;
+  /** Connections open at once (default 1,000); those beyond are closed as they arrive. */
+  maxConnections?: number;
+  /**
+   * Requests per API key (default 1,000/s, burst 2,000): beyond it, 429 with
+   * `Retry-After`. `false` turns the limit off.
+   */
+  rateLimit?: RateLimitOptions | false;
 }
 
 const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -103,13 +116,18 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   if (!Number.isInteger(bodyLimit) || bodyLimit < 1) {
     throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", "bodyLimitBytes must be a positive integer");
   }
+  const limits = connectionLimits(options);
+  const rateLimiter = createRateLimiter(options.rateLimit);
   const logger = makeLogger(options.logger);
   // Typed as the default instance, the contract's return type; the logger is a pino logger either way.
   const app = Fastify({
     bodyLimit,
+    http: limits.http,
+    requestTimeout: limits.requestTimeout,
     ...(logger === null ? { logger: false } : { loggerInstance: logger as FastifyBaseLogger }),
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
+  guardConnections(app.server, limits);
 
   // JSON only; the raw text is kept for idempotency fingerprints. An empty body is no body.
   const parseJson = app.getDefaultJsonParser("error", "error");
@@ -125,6 +143,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
 
   app.setErrorHandler(handleError);
+  // preParsing runs after each route's onRequest has authenticated the caller.
+  if (rateLimiter !== null) app.addHook("preParsing", rateLimitHook(rateLimiter));
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split("?")[0] ?? "";
     const error = new ApiError(404, "not_found", `no route ${request.method} ${path}`);

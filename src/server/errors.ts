@@ -26,6 +26,7 @@ export type ApiErrorCode =
   | "idempotency_key_reused"
   | "idempotency_key_in_use"
   | "payload_too_large"
+  | "rate_limit_exceeded"
   | "unsupported_media_type"
   | "validation_error"
   | "not_ready"

@@ -2,6 +2,7 @@ import type { AddressInfo } from "node:net";
 import { Command, Option } from "commander";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import { DEFAULTS } from "../../core/options.js";
 import type { Hookline } from "../../delivery/hookline.js";
 import { CliError, UsageError } from "../errors.js";
 import { envFlag, parseInteger, parseList, parsePort } from "../options.js";
@@ -22,6 +23,12 @@ interface ServeFlags extends StoreFlags {
   retrySchedule?: number[];
   bodyLimit?: number;
   portalOrigins?: string[];
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  maxConnections?: number;
+  /** Requests per second per API key; 0 turns the limit off. */
+  rateLimit?: number;
+  rateLimitBurst?: number;
   shutdownTimeout: number;
   logLevel: string;
 }
@@ -82,6 +89,31 @@ export function serveCommand(): Command {
         .argParser(parseList),
     )
     .addOption(
+      new Option("--headers-timeout-ms <ms>", "time a client gets to send a request's headers (default 10000)")
+        .env("HOOKLINE_HEADERS_TIMEOUT_MS")
+        .argParser(parseInteger(1)),
+    )
+    .addOption(
+      new Option("--request-timeout-ms <ms>", "time a client gets to send a whole request (default 30000)")
+        .env("HOOKLINE_REQUEST_TIMEOUT_MS")
+        .argParser(parseInteger(1)),
+    )
+    .addOption(
+      new Option("--max-connections <n>", "connections open at once; more are closed (default 1000)")
+        .env("HOOKLINE_MAX_CONNECTIONS")
+        .argParser(parseInteger(1)),
+    )
+    .addOption(
+      new Option("--rate-limit <n>", "requests per second per API key, 0 for no limit (default 1000)")
+        .env("HOOKLINE_RATE_LIMIT")
+        .argParser(parseInteger(0)),
+    )
+    .addOption(
+      new Option("--rate-limit-burst <n>", "requests per API key allowed at once (default 2 × --rate-limit)")
+        .env("HOOKLINE_RATE_LIMIT_BURST")
+        .argParser(parseInteger(1)),
+    )
+    .addOption(
       new Option("--shutdown-timeout <ms>", "time attempts in flight get to finish on SIGTERM")
         .env("HOOKLINE_SHUTDOWN_TIMEOUT")
         .argParser(parseInteger(0))
@@ -103,6 +135,9 @@ flight get --shutdown-timeout ms, the rest are given back for the next start.`,
       if (command.getOptionValueSource("api") !== "cli" && envFlag("HOOKLINE_NO_API")) flags.api = false;
       if (envFlag("HOOKLINE_ALLOW_PRIVATE")) flags.allowPrivate = true;
       if (flags.db && flags.pg) throw new UsageError("give --db or --pg, not both");
+      if (flags.rateLimit === 0 && flags.rateLimitBurst !== undefined) {
+        throw new UsageError("--rate-limit-burst needs a --rate-limit above 0");
+      }
       if (!flags.api && flags.workers === false)
         throw new UsageError("--no-api with --no-workers leaves nothing to run");
       await serve(flags);
@@ -234,6 +269,10 @@ async function serve(flags: ServeFlags): Promise<void> {
         logger,
         ...(flags.bodyLimit !== undefined && { bodyLimitBytes: flags.bodyLimit }),
         ...(flags.portalOrigins !== undefined && { portalOrigins: flags.portalOrigins }),
+        ...(flags.headersTimeoutMs !== undefined && { headersTimeoutMs: flags.headersTimeoutMs }),
+        ...(flags.requestTimeoutMs !== undefined && { requestTimeoutMs: flags.requestTimeoutMs }),
+        ...(flags.maxConnections !== undefined && { maxConnections: flags.maxConnections }),
+        ...rateLimitOption(flags),
       });
       try {
         await server.listen({ host: flags.host, port: flags.port });
@@ -270,6 +309,14 @@ async function serve(flags: ServeFlags): Promise<void> {
   }
   logger.info("stopped");
   process.exit(0);
+}
+
+/** `--rate-limit` and `--rate-limit-burst` as the server's `rateLimit` option; nothing when neither is given. */
+function rateLimitOption(flags: ServeFlags): { rateLimit?: false | { perSecond: number; burst?: number } } {
+  if (flags.rateLimit === 0) return { rateLimit: false };
+  if (flags.rateLimit === undefined && flags.rateLimitBurst === undefined) return {};
+  const perSecond = flags.rateLimit ?? DEFAULTS.rateLimitPerSecond;
+  return { rateLimit: { perSecond, burst: flags.rateLimitBurst ?? perSecond * 2 } };
 }
 
 async function loadBuildServer(): Promise<BuildServer> {
