@@ -6,7 +6,7 @@
  * same machine.
  *
  * `npx tsx bench/run.ts [section …]` runs only the sections named: `signing`,
- * `dispatch`, `sqlite`, `postgres`, `memory`, `peers` (against BullMQ),
+ * `tracing` (the hooks' cost with no OpenTelemetry SDK), `dispatch`, `sqlite`, `postgres`, `memory`, `peers` (against BullMQ),
  * `fairness` (noisy neighbours), `ingest`, or `engine` (sqlite and postgres,
  * plus memory when BENCH_MEMORY=1).
  *
@@ -35,9 +35,11 @@ import { main as runFairness } from "./fairness.js";
 import { main as runIngest } from "./ingest.js";
 import { main as runPeers } from "./peers.js";
 import { main as runSigning } from "./signing.js";
+import { main as runTracing } from "./tracing.js";
 
 const SECTIONS: Record<string, (options: BenchOptions) => Promise<BenchReport>> = {
   signing: runSigning,
+  tracing: runTracing,
   dispatch: runDispatch,
   sqlite: runSqlite,
   postgres: runPostgres,
@@ -51,7 +53,7 @@ const SECTIONS: Record<string, (options: BenchOptions) => Promise<BenchReport>> 
 function sectionsFromArgs(args: readonly string[]): string[] {
   const withMemory = process.env.BENCH_MEMORY === "1";
   const engine = ["sqlite", "postgres", ...(withMemory ? ["memory"] : [])];
-  if (args.length === 0) return ["signing", "dispatch", ...engine, "peers", "fairness", "ingest"];
+  if (args.length === 0) return ["signing", "tracing", "dispatch", ...engine, "peers", "fairness", "ingest"];
   const chosen = args.flatMap((arg) => (arg === "engine" ? engine : [arg]));
   const unknown = chosen.filter((name) => !(name in SECTIONS));
   if (unknown.length > 0) {

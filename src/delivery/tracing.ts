@@ -3,6 +3,7 @@ import {
   type Context,
   context,
   isSpanContextValid,
+  ProxyTracerProvider,
   propagation,
   ROOT_CONTEXT,
   type Span,
@@ -39,7 +40,24 @@ function tracer(): Tracer {
 }
 
 type TraceparentMatch = [string, string, string, string, string, string | undefined];
+/**
+ * True when no SDK stands behind the API's global provider, so every span
+ * would be the no-op one. Checked per attempt so the hot path can skip
+ * building a parent context nobody reads. A provider of another copy of the
+ * API is not the proxy class: it counts as an SDK, and takes the full path.
+ */
+function tracingOff(): boolean {
+  const provider = trace.getTracerProvider();
+  return (
+    provider instanceof ProxyTracerProvider && provider.getDelegateTracer(TRACER_NAME, TRACER_VERSION) === undefined
+  );
+}
+
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+/** Version 00, the only one written today: checked without captures, the common case on every attempt. */
+const TRACEPARENT_00 = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const ZERO_TRACE_ID = "0".repeat(32);
+const ZERO_SPAN_ID = "0".repeat(16);
 
 /**
  * The span context a W3C `traceparent` names, or null when it is malformed
@@ -47,12 +65,22 @@ const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(
  */
 export function parseTraceparent(value: string | null | undefined): SpanContext | null {
   if (typeof value !== "string") return null;
-  const match = TRACEPARENT.exec(value.trim());
-  if (match === null) return null;
-  const [, version, traceId, spanId, flags, rest] = match as unknown as TraceparentMatch;
-  if (version === "ff" || (version === "00" && rest !== undefined)) return null;
-  const spanContext: SpanContext = { traceId, spanId, traceFlags: Number.parseInt(flags, 16) & 1, isRemote: true };
-  return isSpanContextValid(spanContext) ? spanContext : null;
+  let traceId: string;
+  let spanId: string;
+  let flags: string;
+  if (TRACEPARENT_00.test(value)) {
+    traceId = value.slice(3, 35);
+    spanId = value.slice(36, 52);
+    flags = value.slice(53, 55);
+  } else {
+    const match = TRACEPARENT.exec(value.trim());
+    if (match === null) return null;
+    const [, version, id, parent, flagsField, rest] = match as unknown as TraceparentMatch;
+    if (version === "ff" || (version === "00" && rest !== undefined)) return null;
+    [traceId, spanId, flags] = [id, parent, flagsField];
+  }
+  if (traceId === ZERO_TRACE_ID || spanId === ZERO_SPAN_ID) return null;
+  return { traceId, spanId, traceFlags: Number.parseInt(flags, 16) & 1, isRemote: true };
 }
 
 /** The version-00 `traceparent` of a span context, or null when it is not valid. */
@@ -142,14 +170,17 @@ export interface AttemptSpanInput {
 
 /**
  * Runs one delivery attempt inside `hookline.attempt` (kind CLIENT).
- * `run` gets the `traceparent` to send: the attempt span's own when an SDK
- * records it, so the receiver's trace joins the sender's; else the stored
- * one as is; null when the message has none.
+ * `run` gets the `traceparent` to send: with an SDK, the attempt span's own
+ * (under the stored one, else a new trace), so the receiver's trace joins the
+ * sender's; without one, the stored value as is, or null when there is none.
  */
-export async function traceAttempt(
+export function traceAttempt(
   input: AttemptSpanInput,
   run: (traceparent: string | null) => Promise<AttemptOutcome>,
 ): Promise<AttemptOutcome> {
+  // No SDK: the stored value goes out as is (send() stored it well-formed), with no span and no async step added.
+  if (tracingOff()) return run(input.traceparent ?? null);
+  const parent = parseTraceparent(input.traceparent);
   const span = startSpan(
     "hookline.attempt",
     SpanKind.CLIENT,
@@ -160,9 +191,17 @@ export async function traceAttempt(
       "hookline.attempt.number": input.attemptNumber,
       "http.request.method": "POST",
     },
-    contextOf(input.traceparent),
+    parent === null ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent),
   );
+  // Not sampled: nothing to end; the receiver still joins the trace.
   if (!span.isRecording()) return run(traceparentOf(span));
+  return recordAttempt(span, run);
+}
+
+async function recordAttempt(
+  span: Span,
+  run: (traceparent: string | null) => Promise<AttemptOutcome>,
+): Promise<AttemptOutcome> {
   let outcome: AttemptOutcome;
   try {
     outcome = await run(traceparentOf(span));

@@ -529,8 +529,10 @@ export class DeliveryWorker {
         attemptNumber: delivery.attemptCount + 1,
         traceparent: message.traceparent,
       },
-      (traceparent) =>
-        attemptDelivery(this.#s.transport, traceparent ? { ...request, traceparent } : request, this.#s.clock, signal),
+      (traceparent) => {
+        request.traceparent = traceparent;
+        return attemptDelivery(this.#s.transport, request, this.#s.clock, signal);
+      },
     );
     if (outcome.durationMs < this.#s.slowAttemptMs) this.#slowKnown.delete(endpoint.id);
     if (signal.aborted) {
@@ -578,6 +580,8 @@ export class DeliveryWorker {
       timeoutMs: endpoint.timeoutMs,
       headers: endpoint.headers,
       svixHeaders: message.bodyFormat === "payload",
+      // Set by the attempt's span (see traceAttempt); present from the start so every request has one shape.
+      traceparent: null,
     };
   }
 
