@@ -306,6 +306,25 @@ describe("with an OpenTelemetry SDK registered", () => {
     expect(receiver.requests[0]?.headers.traceparent).toBe(formatTraceparent(attempt.spanContext()));
   });
 
+  it("names a request's span after its route, or its method alone when no route matches; 4xx is no error", async () => {
+    receiver = await startServer();
+    const { port, appId } = await listeningHarness(receiver.url);
+    const unauthorised = await fetch(`http://127.0.0.1:${port}/api/v1/app/${appId}/msg`, {
+      method: "POST",
+      headers: { "content-type": "application/json", traceparent: CALLER_TRACEPARENT },
+      body: "{}",
+    });
+    expect(unauthorised.status).toBe(401);
+    expect((await fetch(`http://127.0.0.1:${port}/no/such/route`)).status).toBe(404);
+    const denied = only("POST /api/v1/app/:app_id/msg");
+    expect(denied.attributes["http.response.status_code"]).toBe(401);
+    expect(denied.status.code).toBe(SpanStatusCode.UNSET);
+    expect(denied.spanContext().traceId).toBe(TRACE_ID);
+    const unmatched = only("GET");
+    expect(unmatched.attributes).toEqual({ "http.request.method": "GET", "http.response.status_code": 404 });
+    expect(spansNamed("hookline.send")).toEqual([]);
+  });
+
   it("marks an attempt answered 500 as an error, one span per attempt", async () => {
     receiver = await startServer(() => ({ status: 500, body: "down" }));
     engine = await createHookline({

@@ -20,19 +20,27 @@ export function registerTracing(app: FastifyInstance): void {
     spans.set(request, startSpan(name, SpanKind.SERVER, attributes, extractContext(request.headers)));
   });
   app.addHook("onResponse", async (request, reply) => {
-    const span = spans.get(request);
-    if (span === undefined || !span.isRecording()) return;
+    const span = endingSpan(request);
+    if (span === null) return;
     span.setAttribute("http.response.status_code", reply.statusCode);
     // OpenTelemetry's HTTP convention: on a server span only 5xx is an error, 4xx is the caller's.
     if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
     span.end();
   });
   app.addHook("onRequestAbort", async (request) => {
-    const span = spans.get(request);
-    if (span === undefined || !span.isRecording()) return;
+    const span = endingSpan(request);
+    if (span === null) return;
     span.setStatus({ code: SpanStatusCode.ERROR, message: "request aborted by the client" });
     span.end();
   });
+}
+
+/** The request's span if it records and has not ended yet; it is ended once only, whichever hook comes first. */
+function endingSpan(request: FastifyRequest): Span | null {
+  const span = spans.get(request);
+  if (span === undefined || !span.isRecording()) return null;
+  spans.delete(request);
+  return span;
 }
 
 /**
