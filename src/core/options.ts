@@ -67,6 +67,14 @@ export const DEFAULTS = {
   maxPayloadBytes: 1024 * 1024,
   /** Engine: characters of a response body kept on the attempt record. */
   responseExcerptChars: 4 * 1024,
+  /** Retention: how often the purger looks for expired payloads and history. */
+  retentionIntervalMs: 60_000,
+  /** Retention: messages per purge transaction; small, so no write lock is held long. */
+  retentionBatchSize: 200,
+  /** `hookline serve`: payloads of finished messages are expunged after this many days. */
+  serveRetentionDays: 30,
+  /** `hookline serve`: finished messages, their deliveries and attempts are deleted after this many days. */
+  serveHistoryDays: 90,
   /** Engine: a previous secret keeps signing this long after a rotation. */
   secretGracePeriodMs: 24 * 3_600_000,
   /** Server: time a client gets to send a request's headers; then the connection is closed. */

@@ -33,6 +33,7 @@ import { ApiKeys } from "./api-keys.js";
 import { isReservedHeader } from "./deliver.js";
 import { EventTypes } from "./event-types.js";
 import { ReadCache } from "./read-cache.js";
+import { type PurgeReport, type RetentionOptions, RetentionPurger } from "./retention.js";
 import { scheduledRetry } from "./retry-policy.js";
 import { endSendSpan, startSendSpan } from "./tracing.js";
 import { type CompletedAttempt, DeliveryWorker } from "./worker.js";
@@ -82,6 +83,11 @@ export interface HooklineOptions {
   maxPayloadBytes?: number;
   /** Upper bound on a receiver's `Retry-After` (default 24 h). */
   maxRetryAfterMs?: number;
+  /**
+   * How long finished messages are kept: payloads expunged after `payloadMs`, records deleted after
+   * `historyMs`, purged in small batches while the workers run. Nothing is purged by default.
+   */
+  retention?: RetentionOptions;
   clock?: Clock;
 }
 
@@ -131,6 +137,11 @@ export interface SendInput {
    */
   orderingKey?: string;
   /**
+   * This message's payload is expunged this long after it is sent (once its deliveries are done),
+   * instead of after the store-wide `retention.payloadMs`.
+   */
+  payloadRetentionMs?: number;
+  /**
    * The W3C `traceparent` this send continues (the API server passes its
    * request's); without it, the active OpenTelemetry context's. Kept on the
    * message and sent on each attempt. A malformed value is ignored.
@@ -167,6 +178,8 @@ export interface HooklineEvents {
   /** An endpoint started a run of failures (a warning before it may be disabled). */
   "endpoint:failing": [{ endpointId: string; failingSince: number }];
   "endpoint:disabled": [{ endpointId: string; reason: string }];
+  /** A background purge pass expunged payloads or deleted history (see `retention`). */
+  "retention:purged": [PurgeReport];
   /** Infrastructure trouble in the background worker (the store unreachable); it retries by itself. */
   error: [unknown];
 }
@@ -194,6 +207,7 @@ export class Hookline extends EventEmitter<HooklineEvents> {
   readonly #ownsTransport: boolean;
   readonly #clock: Clock;
   readonly #worker: DeliveryWorker;
+  readonly #purger: RetentionPurger;
   readonly #egress: EgressPolicy;
   readonly #maxPayloadBytes: number;
   /** Enabled endpoints per app id, for fan-out. */
@@ -242,6 +256,10 @@ export class Hookline extends EventEmitter<HooklineEvents> {
       onCompleted: (batch, effects) => this.#announce(batch, effects),
       onError: (error) => this.#reportError(error),
     });
+    this.#purger = new RetentionPurger(store, this.#clock, options.retention ?? {}, {
+      onError: (error) => this.#reportError(error),
+      onPurged: (report) => this.emit("retention:purged", report),
+    });
   }
 
   // ---- sending -------------------------------------------------------------
@@ -285,6 +303,7 @@ export class Hookline extends EventEmitter<HooklineEvents> {
       this.#endpointCache.get(appId, () => this.store.enabledEndpoints(appId)),
       this.eventTypes.validatePayload(eventType, payload),
     ]);
+    if (input.payloadRetentionMs !== undefined) requireInteger("payloadRetentionMs", input.payloadRetentionMs, 1);
     const now = this.#clock.now();
     const messageId = newId("msg", now);
     const eventId = input.eventId ?? messageId;
@@ -312,6 +331,7 @@ export class Hookline extends EventEmitter<HooklineEvents> {
       tags,
       createdAt: now,
       ...(traceparent !== null && { traceparent }),
+      ...(input.payloadRetentionMs !== undefined && { payloadExpiresAt: now + input.payloadRetentionMs }),
     };
     const endpoints = enabled.filter(
       (e) =>
@@ -364,6 +384,7 @@ export class Hookline extends EventEmitter<HooklineEvents> {
       this.#unsubscribeWake = await this.store.onWake(() => this.#worker.wake());
     }
     this.#worker.start();
+    this.#purger.start();
   }
 
   /**
@@ -372,6 +393,7 @@ export class Hookline extends EventEmitter<HooklineEvents> {
    * Idempotent; the store stays open (see {@link close}).
    */
   async stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    await this.#purger.stop();
     await this.#worker.stop(options.timeoutMs ?? 10_000);
     const unsubscribe = this.#unsubscribeWake;
     this.#unsubscribeWake = null;
@@ -394,6 +416,15 @@ export class Hookline extends EventEmitter<HooklineEvents> {
   processDue(): Promise<number> {
     this.#assertOpen();
     return this.#worker.processDue();
+  }
+
+  /**
+   * One retention pass now — expired payloads expunged, expired history
+   * deleted, in batches — without waiting for the background schedule.
+   */
+  purge(): Promise<PurgeReport> {
+    this.#assertOpen();
+    return this.#purger.purge();
   }
 
   // ---- resources -----------------------------------------------------------
@@ -612,6 +643,21 @@ export class Hookline extends EventEmitter<HooklineEvents> {
       }
       return this.deliveries.retry(delivery.id);
     },
+    /**
+     * Expunges a message's payload now (an erasure request): the message, its
+     * deliveries and attempts stay, the body is gone and it cannot be sent
+     * again. Refused while one of its deliveries is pending or being sent.
+     */
+    expunge: async (messageId: string): Promise<void> => {
+      this.#assertOpen();
+      const outcome = await this.store.expungeMessage(messageId, this.#clock.now());
+      if (outcome === "not_found") throw new NotFoundError(`message ${JSON.stringify(messageId)} not found`);
+      if (outcome === "in_progress") {
+        throw new ConflictError(
+          `message ${messageId} still has deliveries pending or being sent; expunge it once they are done`,
+        );
+      }
+    },
   };
 
   readonly deliveries = {
@@ -623,9 +669,15 @@ export class Hookline extends EventEmitter<HooklineEvents> {
     },
     /** Sends the delivery again now (one manual attempt), whatever its status, unless it is in flight. */
     retry: async (id: string): Promise<DeliveryRecord> => {
-      await this.deliveries.get(id);
+      const { messageId } = await this.deliveries.get(id);
       const delivery = await this.store.requeueDelivery(id, this.#clock.now());
-      if (!delivery) throw new ConflictError(`delivery ${id} is being sent right now`);
+      if (!delivery) {
+        const message = await this.store.getMessage(messageId);
+        if ((message?.expungedAt ?? null) !== null) {
+          throw new ConflictError(`the payload of message ${messageId} was expunged; it cannot be sent again`);
+        }
+        throw new ConflictError(`delivery ${id} is being sent right now`);
+      }
       this.#worker.wake();
       return delivery;
     },

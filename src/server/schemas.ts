@@ -142,21 +142,37 @@ export const endpointHeadersPatchIn = z.object({
   deleteHeaders: z.array(z.string().min(1).max(256)).max(100).optional(),
 });
 
-export const messageIn = z.object({
-  eventType: eventTypeName,
-  eventId: z.string().min(1).max(256).nullish(),
-  payload: z.unknown().refine((value) => value !== undefined, "payload is required"),
-  channels: z.array(z.string().min(1).max(128)).max(100).nullish(),
-  tags: z.array(z.string().min(1).max(128)).max(100).nullish(),
-  deliverAt: notSupported("deliverAt (scheduled delivery)"),
-  transformationsParams: notSupported("transformationsParams"),
-  /** Ignored: the app must exist. */
-  application: z.unknown().optional(),
-  payloadRetentionHours: z.number().int().nullish(),
-  payloadRetentionPeriod: z.number().int().nullish(),
-  // hookline extension: for endpoints with ordering "fifo", the group this message keeps its order in.
-  orderingKey: z.string().min(1).max(256).nullish(),
-});
+export const messageIn = z
+  .object({
+    eventType: eventTypeName,
+    eventId: z.string().min(1).max(256).nullish(),
+    payload: z.unknown().refine((value) => value !== undefined, "payload is required"),
+    channels: z.array(z.string().min(1).max(128)).max(100).nullish(),
+    tags: z.array(z.string().min(1).max(128)).max(100).nullish(),
+    deliverAt: notSupported("deliverAt (scheduled delivery)"),
+    transformationsParams: notSupported("transformationsParams"),
+    /** Ignored: the app must exist. */
+    application: z.unknown().optional(),
+    // How long this message's payload is kept once its deliveries are done (days or hours, not both).
+    payloadRetentionHours: z
+      .number()
+      .int()
+      .min(1)
+      .max(10 * 365 * 24)
+      .nullish(),
+    payloadRetentionPeriod: z
+      .number()
+      .int()
+      .min(1)
+      .max(10 * 365)
+      .nullish(),
+    // hookline extension: for endpoints with ordering "fifo", the group this message keeps its order in.
+    orderingKey: z.string().min(1).max(256).nullish(),
+  })
+  .refine((m) => m.payloadRetentionHours == null || m.payloadRetentionPeriod == null, {
+    message: "give payloadRetentionPeriod (days) or payloadRetentionHours, not both",
+    path: ["payloadRetentionHours"],
+  });
 
 const eventTypeFields = {
   description: z.string().max(4096).optional(),

@@ -83,8 +83,12 @@ export function endpointStatsToJson(counts: Record<DeliveryStatus, number>): z.i
   };
 }
 
-/** The payload a message carries: the body itself (Svix API) or the envelope's `payload` (library). */
+/**
+ * The payload a message carries: the body itself (Svix API) or the envelope's
+ * `payload` (library); null once retention or an erasure expunged it.
+ */
 export function messagePayload(message: MessageRecord): unknown {
+  if ((message.expungedAt ?? null) !== null) return null;
   const body: unknown = JSON.parse(message.body);
   return message.bodyFormat === "payload" ? body : (body as { payload?: unknown }).payload;
 }

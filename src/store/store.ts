@@ -94,6 +94,10 @@ export interface MessageRecord {
   createdAt: number;
   /** The W3C `traceparent` of the send, sent on every attempt so the receiver's trace joins it; absent when none. */
   traceparent?: string | null;
+  /** When this message's payload is expunged, if it has a retention of its own; else the store-wide retention applies. */
+  payloadExpiresAt?: number | null;
+  /** When the payload was expunged: `body` is then empty, and the message can no longer be sent. */
+  expungedAt?: number | null;
 }
 
 export interface DeliveryRecord {
@@ -284,6 +288,24 @@ export interface Store {
    * key are skipped, so it can be run again after an interruption.
    */
   reencryptSecrets(batchSize?: number): Promise<number>;
+
+  /**
+   * Retention, step 1: expunges (empties) the payloads of at most `limit`
+   * messages that are finished — no delivery pending or sending — and were
+   * created before `before` without a retention of their own, or whose own
+   * `payloadExpiresAt` is ≤ `now`. One short transaction; returns how many.
+   */
+  expirePayloads(options: { before: number; now: number; limit: number }): Promise<number>;
+  /**
+   * Retention, step 2: deletes at most `limit` finished messages created
+   * before `before`, with their deliveries and attempts. One short transaction.
+   */
+  deleteHistory(options: { before: number; limit: number }): Promise<number>;
+  /**
+   * Expunges one message's payload now (an erasure request), unless a
+   * delivery of it is pending or sending: those would send an empty body.
+   */
+  expungeMessage(id: string, now: number): Promise<"expunged" | "in_progress" | "not_found">;
   close(): Promise<void>;
   /** Subscribes to wake-ups from other processes (PostgreSQL LISTEN); returns an unsubscribe function. */
   onWake?(listener: () => void): Promise<() => Promise<void>>;

@@ -947,6 +947,134 @@ export function describeStoreContract(
     });
 
     // -----------------------------------------------------------------------
+    describe("retention", () => {
+      const DAY_MS = 24 * HOUR_MS;
+      const NOW = T0 + 40 * DAY_MS;
+      const CUTOFF = NOW - 30 * DAY_MS;
+
+      /**
+       * A message created at `createdAt` with one delivery: finished (delivered, with an attempt) to
+       * `endpoint`, or left pending when `hold` is given (its endpoint, never claimed here).
+       */
+      async function seedFinished(
+        appId: string,
+        endpoint: EndpointRecord,
+        createdAt: number,
+        options: { hold?: EndpointRecord; message?: Partial<MessageRecord> } = {},
+      ): Promise<{ message: MessageRecord; delivery: DeliveryRecord }> {
+        const target = options.hold ?? endpoint;
+        const { message, deliveries } = await enqueue(store, appId, [target.id], {
+          message: { createdAt, ...options.message },
+          delivery: { nextAttemptAt: createdAt },
+        });
+        const delivery = must(deliveries[0]);
+        if (options.hold) return { message, delivery };
+        const claimed = await store.claimDue(
+          claimOptions("w1", createdAt, { limit: 1, excludeEndpointIds: [...held] }),
+        );
+        expect(claimedIds(claimed)).toEqual([delivery.id]);
+        await store.complete([makeCompletion(delivery, "w1", { at: createdAt })], createdAt + 1, HOUR_MS);
+        return { message, delivery };
+      }
+      const held: string[] = [];
+      /** An app with an endpoint that delivers and one whose deliveries stay pending (never claimed here). */
+      async function scene(): Promise<{ app: AppRecord; endpoint: EndpointRecord; hold: EndpointRecord }> {
+        const app = await seedApp(store);
+        const endpoint = await seedEndpoint(store, app.id);
+        const hold = await seedEndpoint(store, app.id);
+        held.push(hold.id);
+        return { app, endpoint, hold };
+      }
+
+      it("expirePayloads empties finished messages older than the cutoff or past their own expiry, and nothing else", async () => {
+        const { app, endpoint, hold } = await scene();
+        const old = await seedFinished(app.id, endpoint, CUTOFF - 1);
+        const oldPending = await seedFinished(app.id, endpoint, CUTOFF - 2, { hold });
+        const recent = await seedFinished(app.id, endpoint, CUTOFF);
+        const ownExpired = await seedFinished(app.id, endpoint, NOW - DAY_MS, { message: { payloadExpiresAt: NOW } });
+        const ownLonger = await seedFinished(app.id, endpoint, CUTOFF - 3, {
+          message: { payloadExpiresAt: NOW + 1 },
+        });
+        expect(await store.expirePayloads({ before: CUTOFF, now: NOW, limit: 100 })).toBe(2);
+        for (const { message } of [old, ownExpired]) {
+          expect(await store.getMessage(message.id)).toEqual({ ...message, body: "", expungedAt: NOW });
+          expect((await store.listAttempts({ messageId: message.id })).data).toHaveLength(1);
+          expect((await store.listDeliveries({ messageId: message.id })).data[0]?.status).toBe("delivered");
+        }
+        for (const { message } of [oldPending, recent, ownLonger]) {
+          expect(await store.getMessage(message.id)).toEqual(message);
+        }
+        expect(await store.expirePayloads({ before: CUTOFF, now: NOW, limit: 100 })).toBe(0);
+      });
+
+      it("expirePayloads and deleteHistory take at most `limit` messages per call, oldest first", async () => {
+        const app = await seedApp(store);
+        const endpoint = await seedEndpoint(store, app.id);
+        const seeded = [];
+        for (let i = 0; i < 5; i++) seeded.push(await seedFinished(app.id, endpoint, CUTOFF - 10 + i));
+        expect(await store.expirePayloads({ before: CUTOFF, now: NOW, limit: 2 })).toBe(2);
+        expect((await store.getMessage(must(seeded[1]).message.id))?.expungedAt).toBe(NOW);
+        expect((await store.getMessage(must(seeded[2]).message.id))?.expungedAt).toBeUndefined();
+        expect(await store.expirePayloads({ before: CUTOFF, now: NOW, limit: 2 })).toBe(2);
+        expect(await store.expirePayloads({ before: CUTOFF, now: NOW, limit: 2 })).toBe(1);
+        expect(await store.deleteHistory({ before: CUTOFF, limit: 3 })).toBe(3);
+        expect(await store.getMessage(must(seeded[2]).message.id)).toBeNull();
+        expect(await store.getMessage(must(seeded[3]).message.id)).not.toBeNull();
+        expect(await store.deleteHistory({ before: CUTOFF, limit: 3 })).toBe(2);
+        expect(await store.deleteHistory({ before: CUTOFF, limit: 3 })).toBe(0);
+      });
+
+      it("deleteHistory removes finished messages before the cutoff with their deliveries and attempts, and keeps pending ones", async () => {
+        const { app, endpoint, hold } = await scene();
+        const old = await seedFinished(app.id, endpoint, CUTOFF - 1);
+        const oldPending = await seedFinished(app.id, endpoint, CUTOFF - 2, { hold });
+        const recent = await seedFinished(app.id, endpoint, CUTOFF);
+        expect(await store.deleteHistory({ before: CUTOFF, limit: 100 })).toBe(1);
+        expect(await store.getMessage(old.message.id)).toBeNull();
+        expect(await store.getDelivery(old.delivery.id)).toBeNull();
+        expect((await store.listAttempts({ messageId: old.message.id })).data).toEqual([]);
+        expect(await store.getMessage(oldPending.message.id)).toEqual(oldPending.message);
+        expect(await store.getDelivery(oldPending.delivery.id)).toEqual(oldPending.delivery);
+        expect(await store.getMessage(recent.message.id)).toEqual(recent.message);
+        expect((await store.listAttempts({ messageId: recent.message.id })).data).toHaveLength(1);
+        // The event id is free again once its message is gone.
+        const again = makeMessage(app.id, { eventId: old.message.eventId, createdAt: NOW });
+        expect((await store.insertMessage(again, [])).created).toBe(true);
+      });
+
+      it("expungeMessage erases one finished message now, refuses while a delivery is pending, and a requeue then finds nothing to send", async () => {
+        const { app, endpoint, hold } = await scene();
+        const done = await seedFinished(app.id, endpoint, NOW - 5);
+        const pending = await seedFinished(app.id, endpoint, NOW - 4, { hold });
+        expect(await store.expungeMessage(done.message.id, NOW)).toBe("expunged");
+        expect(await store.getMessage(done.message.id)).toEqual({ ...done.message, body: "", expungedAt: NOW });
+        expect(await store.expungeMessage(done.message.id, NOW + 5)).toBe("expunged");
+        expect((await store.getMessage(done.message.id))?.expungedAt).toBe(NOW);
+        expect(await store.expungeMessage(pending.message.id, NOW)).toBe("in_progress");
+        expect(await store.getMessage(pending.message.id)).toEqual(pending.message);
+        expect(await store.expungeMessage("msg_unknown", NOW)).toBe("not_found");
+        expect(await store.requeueDelivery(done.delivery.id, NOW + 10)).toBeNull();
+
+        // A failed delivery of an expunged message is not recovered either.
+        const { message, deliveries } = await enqueue(store, app.id, [endpoint.id], {
+          message: { createdAt: NOW - 3 },
+          delivery: { nextAttemptAt: NOW - 3 },
+        });
+        const failed = must(deliveries[0]);
+        const claimed = await store.claimDue(claimOptions("w1", NOW, { limit: 10, excludeEndpointIds: [hold.id] }));
+        expect(claimedIds(claimed)).toEqual([failed.id]);
+        await store.complete(
+          [makeCompletion(failed, "w1", { at: NOW, status: "failed", outcome: "failed", nextAttemptAt: null })],
+          NOW + 1,
+          HOUR_MS,
+        );
+        expect(await store.expungeMessage(message.id, NOW + 2)).toBe("expunged");
+        expect(await store.recoverEndpoint(endpoint.id, NOW - DAY_MS, NOW + DAY_MS, NOW + 3)).toBe(0);
+        expect((await store.getDelivery(failed.id))?.status).toBe("failed");
+      });
+    });
+
+    // -----------------------------------------------------------------------
     describe("worker liveness", () => {
       const worker = (id: string, heartbeatAt: number) => ({
         id,

@@ -3,6 +3,7 @@ import { apiPath } from "../client.js";
 import {
   type ClientFlags,
   type PageFlags,
+  parseInteger,
   parseJsonData,
   parseList,
   withAppOption,
@@ -29,7 +30,8 @@ function printMessage(message: MessageOut, json: boolean | undefined, withPayloa
     ["timestamp", message.timestamp],
   ];
   printLine(formatRecord(pairs));
-  if (withPayload && message.payload !== undefined) printLine(JSON.stringify(message.payload, null, 2));
+  if (withPayload && message.payload === null) printLine("(payload expunged)");
+  else if (withPayload && message.payload !== undefined) printLine(JSON.stringify(message.payload, null, 2));
 }
 
 /** `hookline send <eventType> --app <id> --data <json|@file>`. */
@@ -48,6 +50,11 @@ export function sendCommand(): Command {
         .option("--channels <channels>", "comma-separated channels", parseList)
         .option("--tags <tags>", "comma-separated tags", parseList)
         .option("--ordering-key <key>", "for fifo endpoints: the group this message keeps its order in")
+        .option(
+          "--retention-hours <hours>",
+          "expunge this message's payload this many hours after it is sent (once delivered), instead of the service's retention",
+          parseInteger(1, 10 * 365 * 24),
+        )
         .option("--idempotency-key <key>", "Idempotency-Key header: a retried request returns the first answer"),
     ),
   ).action(
@@ -59,6 +66,7 @@ export function sendCommand(): Command {
         channels?: string[];
         tags?: string[];
         orderingKey?: string;
+        retentionHours?: number;
         idempotencyKey?: string;
       },
     ) =>
@@ -72,6 +80,7 @@ export function sendCommand(): Command {
             ...(flags.channels && { channels: flags.channels }),
             ...(flags.tags && { tags: flags.tags }),
             ...(flags.orderingKey && { orderingKey: flags.orderingKey }),
+            ...(flags.retentionHours !== undefined && { payloadRetentionHours: flags.retentionHours }),
           },
           flags.idempotencyKey ? { idempotencyKey: flags.idempotencyKey } : {},
         );
@@ -82,7 +91,7 @@ export function sendCommand(): Command {
 
 /** `hookline messages [list|get]`. */
 export function messagesCommand(): Command {
-  const messages = new Command("messages").description("messages of an application: list (the default), get");
+  const messages = new Command("messages").description("messages of an application: list (the default), get, expunge");
 
   const list = withPageOptions(
     withAppOption(
@@ -112,6 +121,23 @@ export function messagesCommand(): Command {
       withClient(flags, async (client) =>
         printMessage(await client.get<MessageOut>(apiPath("app", flags.app, "msg", id)), flags.json, true),
       ),
+    ),
+  );
+  messages.addCommand(
+    withAppOption(
+      withClientOptions(
+        new Command("expunge")
+          .description(
+            "erase a message's payload now; the message and its attempts stay (refused while it is being delivered)",
+          )
+          .argument("<id>", "message id"),
+      ),
+    ).action((id: string, flags: AppFlags) =>
+      withClient(flags, async (client) => {
+        await client.delete(apiPath("app", flags.app, "msg", id, "content"));
+        if (flags.json) printJson({ id, expunged: true });
+        else printLine(`expunged the payload of ${id}`);
+      }),
     ),
   );
   return messages;

@@ -8,6 +8,7 @@ import { CliError, UsageError } from "../errors.js";
 import { envFlag, parseInteger, parseList, parsePort } from "../options.js";
 import { type KeySource, openStore, resolveKeySource, type StoreFlags, withStoreOptions } from "../store.js";
 
+const DAY_MS = 24 * 3_600_000;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 interface ServeFlags extends StoreFlags {
@@ -29,6 +30,8 @@ interface ServeFlags extends StoreFlags {
   /** Requests per second per API key; 0 turns the limit off. */
   rateLimit?: number;
   rateLimitBurst?: number;
+  retentionDays: number;
+  historyDays: number;
   shutdownTimeout: number;
   logLevel: string;
 }
@@ -112,6 +115,24 @@ export function serveCommand(): Command {
       new Option("--rate-limit-burst <n>", "requests per API key allowed at once (default 2 × --rate-limit)")
         .env("HOOKLINE_RATE_LIMIT_BURST")
         .argParser(parseInteger(1)),
+    )
+    .addOption(
+      new Option(
+        "--retention-days <days>",
+        "expunge the payloads of messages delivered (or given up on) this many days ago; 0 keeps them",
+      )
+        .env("HOOKLINE_RETENTION_DAYS")
+        .argParser(parseInteger(0, 36_500))
+        .default(DEFAULTS.serveRetentionDays),
+    )
+    .addOption(
+      new Option(
+        "--history-days <days>",
+        "delete finished messages with their deliveries and attempts after this many days; 0 keeps them",
+      )
+        .env("HOOKLINE_HISTORY_DAYS")
+        .argParser(parseInteger(0, 36_500))
+        .default(DEFAULTS.serveHistoryDays),
     )
     .addOption(
       new Option("--shutdown-timeout <ms>", "time attempts in flight get to finish on SIGTERM")
@@ -242,6 +263,10 @@ async function serve(flags: ServeFlags): Promise<void> {
       ...(flags.perEndpoint !== undefined && { perEndpointConcurrency: flags.perEndpoint }),
       ...(flags.leaseMs !== undefined && { leaseMs: flags.leaseMs }),
       ...(flags.retrySchedule !== undefined && { retrySchedule: flags.retrySchedule }),
+      retention: {
+        payloadMs: flags.retentionDays === 0 ? null : flags.retentionDays * DAY_MS,
+        historyMs: flags.historyDays === 0 ? null : flags.historyDays * DAY_MS,
+      },
     });
   } catch (error) {
     await store.close().catch(() => {});
@@ -252,6 +277,12 @@ async function serve(flags: ServeFlags): Promise<void> {
     logger.warn(
       { deliveryId: e.deliveryId, messageId: e.messageId, endpointId: e.endpointId, appId: e.appId },
       "delivery failed after its last attempt",
+    ),
+  );
+  hookline.on("retention:purged", (r) =>
+    logger.info(
+      { expunged: r.expunged, deleted: r.deleted, batches: r.batches, longestBatchMs: Math.round(r.longestBatchMs) },
+      "retention: expunged payloads and deleted history",
     ),
   );
   hookline.on("endpoint:failing", (e) => logger.warn({ endpointId: e.endpointId }, "endpoint started failing"));

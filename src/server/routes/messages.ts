@@ -3,7 +3,7 @@ import type { Hookline } from "../../delivery/hookline.js";
 import type { AppRecord, AttemptRecord, MessageRecord, Page } from "../../store/store.js";
 import { ownedBy } from "../auth.js";
 import { listSchemas } from "../openapi.js";
-import { type RouteSpec, route } from "../routing.js";
+import { noContent, type RouteSpec, route } from "../routing.js";
 import {
   attemptListQuery,
   emptyResponse,
@@ -25,6 +25,18 @@ const ATTEMPT_TAG = "Message Attempt";
 async function messageOf(hl: Hookline, app: AppRecord, id: string): Promise<MessageRecord> {
   const message = await hl.messages.get(id);
   return ownedBy(app, message, () => new NotFoundError(`message ${JSON.stringify(id)} not found`));
+}
+
+const HOUR_MS = 3_600_000;
+
+/** Svix's per-message retention: in days (`payloadRetentionPeriod`) or hours (`payloadRetentionHours`). */
+function payloadRetention(body: {
+  payloadRetentionPeriod?: number | null | undefined;
+  payloadRetentionHours?: number | null | undefined;
+}): { payloadRetentionMs?: number } {
+  if (body.payloadRetentionHours != null) return { payloadRetentionMs: body.payloadRetentionHours * HOUR_MS };
+  if (body.payloadRetentionPeriod != null) return { payloadRetentionMs: body.payloadRetentionPeriod * 24 * HOUR_MS };
+  return {};
 }
 
 /** Svix's attempt-list filters; hookline applies them to each page, so the iterator stays exact. */
@@ -115,6 +127,7 @@ export function messageRoutes(): RouteSpec[] {
           ...(body.tags != null && { tags: body.tags }),
           ...(body.orderingKey != null && { orderingKey: body.orderingKey }),
           ...(traceparent !== undefined && { traceparent }),
+          ...payloadRetention(body),
         });
         reply.code(sent.created ? 202 : 200);
         return messageToJson(sent.message, query.with_content ?? true);
@@ -160,6 +173,22 @@ export function messageRoutes(): RouteSpec[] {
       responses: { 200: { description: "The message", schema: messageOut } },
       handler: async ({ hl, app, params, query }) =>
         messageToJson(await messageOf(hl, app, params.msg_id as string), query.with_content ?? true),
+    }),
+    route({
+      method: "DELETE",
+      url: "/api/v1/app/:app_id/msg/:msg_id/content",
+      operationId: "v1.message.expunge-content",
+      summary:
+        "Expunge a message's payload now (an erasure request): the message and its attempts stay, the payload becomes null. " +
+        "409 while one of its deliveries is pending or being sent.",
+      tag: MESSAGE_TAG,
+      auth: "app",
+      responses: { 204: { description: "Expunged" } },
+      handler: async ({ hl, app, params, reply }) => {
+        const message = await messageOf(hl, app, params.msg_id as string);
+        await hl.messages.expunge(message.id);
+        return noContent(reply);
+      },
     }),
     route({
       method: "GET",

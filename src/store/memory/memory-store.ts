@@ -390,7 +390,7 @@ export class MemoryStore implements Store {
 
   async requeueDelivery(id: string, now: number): Promise<DeliveryRecord | null> {
     const delivery = this.#deliveries.get(id);
-    if (!delivery || delivery.status === "sending") return null;
+    if (!delivery || delivery.status === "sending" || !this.#hasPayload(delivery.messageId)) return null;
     Object.assign(delivery, { status: "pending", nextAttemptAt: now, nextTrigger: "manual", updatedAt: now });
     return clone(delivery);
   }
@@ -402,13 +402,66 @@ export class MemoryStore implements Store {
         delivery.endpointId === endpointId &&
         delivery.status === "failed" &&
         delivery.updatedAt >= since &&
-        delivery.updatedAt < until
+        delivery.updatedAt < until &&
+        this.#hasPayload(delivery.messageId)
       ) {
         Object.assign(delivery, { status: "pending", nextAttemptAt: now, nextTrigger: "manual", updatedAt: now });
         count++;
       }
     }
     return count;
+  }
+
+  #hasPayload(messageId: string): boolean {
+    return (this.#messages.get(messageId)?.expungedAt ?? null) === null;
+  }
+
+  #oldestFirst(): MessageRecord[] {
+    return [...this.#messages.values()].sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+  }
+
+  /** Finished: no delivery of the message pending or sending. */
+  #finished(messageId: string): boolean {
+    for (const d of this.#deliveries.values()) {
+      if (d.messageId === messageId && (d.status === "pending" || d.status === "sending")) return false;
+    }
+    return true;
+  }
+
+  async expirePayloads(options: { before: number; now: number; limit: number }): Promise<number> {
+    let count = 0;
+    for (const message of this.#oldestFirst()) {
+      if (count >= options.limit) break;
+      if ((message.expungedAt ?? null) !== null) continue;
+      const own = message.payloadExpiresAt ?? null;
+      const due = own === null ? message.createdAt < options.before : own <= options.now;
+      if (!due || !this.#finished(message.id)) continue;
+      Object.assign(message, { body: "", expungedAt: options.now });
+      count++;
+    }
+    return count;
+  }
+
+  async deleteHistory(options: { before: number; limit: number }): Promise<number> {
+    let count = 0;
+    for (const message of this.#oldestFirst()) {
+      if (count >= options.limit || message.createdAt >= options.before) break;
+      if (!this.#finished(message.id)) continue;
+      this.#messages.delete(message.id);
+      this.#messageByEvent.delete(`${message.appId}\u0000${message.eventId}`);
+      for (const d of [...this.#deliveries.values()]) if (d.messageId === message.id) this.#deliveries.delete(d.id);
+      for (const a of [...this.#attempts.values()]) if (a.messageId === message.id) this.#attempts.delete(a.id);
+      count++;
+    }
+    return count;
+  }
+
+  async expungeMessage(id: string, now: number): Promise<"expunged" | "in_progress" | "not_found"> {
+    const message = this.#messages.get(id);
+    if (!message) return "not_found";
+    if (!this.#finished(id)) return "in_progress";
+    Object.assign(message, { body: "", expungedAt: message.expungedAt ?? now });
+    return "expunged";
   }
 
   async listAttempts(filter: AttemptFilter): Promise<Page<AttemptRecord>> {

@@ -11,6 +11,7 @@ import {
 } from "../codec.js";
 import { LeaseOnInsert } from "../lease-on-insert.js";
 import { pageLimit, toPage } from "../paging.js";
+import { hasPayloadSql, retentionSql } from "../sql/retention.js";
 import {
   APP_COLUMNS,
   ATTEMPT_COLUMNS,
@@ -163,6 +164,7 @@ export class PostgresStore implements Store {
   #orderedInserts: Promise<void> = Promise.resolve();
   #pool: Promise<Pool> | undefined;
   #closing: Promise<void> | undefined;
+  #retentionSql: ReturnType<typeof retentionSql> | undefined;
 
   constructor(options: PostgresStoreOptions = {}) {
     const schema = options.schema ?? DEFAULT_SCHEMA;
@@ -982,7 +984,7 @@ export class PostgresStore implements Store {
     const { rows } = await this.#query(
       `UPDATE ${this.#t.deliveries}
        SET status = 'pending', next_attempt_at = $2, next_trigger = 'manual', updated_at = $2
-       WHERE id = $1 AND status <> 'sending'
+       WHERE id = $1 AND status <> 'sending' AND ${hasPayloadSql(this.#t.messages, "deliveries")}
        RETURNING *`,
       [id, now],
     );
@@ -993,10 +995,46 @@ export class PostgresStore implements Store {
     const result = await this.#query(
       `UPDATE ${this.#t.deliveries}
        SET status = 'pending', next_attempt_at = $4, next_trigger = 'manual', updated_at = $4
-       WHERE endpoint_id = $1 AND status = 'failed' AND updated_at >= $2 AND updated_at < $3`,
+       WHERE endpoint_id = $1 AND status = 'failed' AND updated_at >= $2 AND updated_at < $3
+       AND ${hasPayloadSql(this.#t.messages, "deliveries")}`,
       [endpointId, since, until, now],
     );
     return result.rowCount ?? 0;
+  }
+
+  /** Retention statements with numbered placeholders. */
+  get #retention(): ReturnType<typeof retentionSql> {
+    this.#retentionSql ??= Object.fromEntries(
+      Object.entries(retentionSql(this.#t, "postgres")).map(([key, sql]) => {
+        let n = 0;
+        return [key, sql.replace(/\?/g, () => `$${++n}`)];
+      }),
+    ) as ReturnType<typeof retentionSql>;
+    return this.#retentionSql;
+  }
+
+  async expirePayloads(options: { before: number; now: number; limit: number }): Promise<number> {
+    const own = await this.#query(this.#retention.expireOwn, [options.now, options.now, options.limit]);
+    const expired = own.rowCount ?? 0;
+    if (expired >= options.limit) return expired;
+    const before = await this.#query(this.#retention.expireBefore, [
+      options.now,
+      options.before,
+      options.limit - expired,
+    ]);
+    return expired + (before.rowCount ?? 0);
+  }
+
+  async deleteHistory(options: { before: number; limit: number }): Promise<number> {
+    const result = await this.#query(this.#retention.deleteBefore, [options.before, options.limit]);
+    return result.rowCount ?? 0;
+  }
+
+  async expungeMessage(id: string, now: number): Promise<"expunged" | "in_progress" | "not_found"> {
+    const result = await this.#query(this.#retention.expungeOne, [now, id]);
+    if (result.rowCount === 1) return "expunged";
+    const exists = await this.#query(this.#retention.messageExists, [id]);
+    return exists.rowCount === 0 ? "not_found" : "in_progress";
   }
 
   async listAttempts(filter: AttemptFilter): Promise<Page<AttemptRecord>> {

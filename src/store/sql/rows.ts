@@ -166,6 +166,8 @@ export const MESSAGE_COLUMNS = [
   "tags",
   "created_at",
   "traceparent",
+  "payload_expires_at",
+  "expunged_at",
 ] as const;
 
 export function messageToRow(m: MessageRecord): unknown[] {
@@ -180,6 +182,8 @@ export function messageToRow(m: MessageRecord): unknown[] {
     jsonText(m.tags),
     m.createdAt,
     m.traceparent ?? null,
+    m.payloadExpiresAt ?? null,
+    m.expungedAt ?? null,
   ];
 }
 
@@ -196,6 +200,8 @@ export function rowToMessage(row: Row, prefix = ""): MessageRecord {
     tags: jsonOrNull(c("tags")),
     createdAt: num(c("created_at")),
     ...(strOrNull(c("traceparent")) !== null && { traceparent: String(c("traceparent")) }),
+    ...(numOrNull(c("payload_expires_at")) !== null && { payloadExpiresAt: num(c("payload_expires_at")) }),
+    ...(numOrNull(c("expunged_at")) !== null && { expungedAt: num(c("expunged_at")) }),
   };
 }
 

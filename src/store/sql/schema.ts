@@ -132,7 +132,21 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; statements: readonly s
         WHERE ordering_key IS NOT NULL AND status IN ('pending', 'sending')`,
     ],
   },
-  // Versions need not be consecutive: the runners apply every version not yet recorded, in order.
+  {
+    version: 4,
+    statements: [
+      // Retention: a message's own payload expiry (null: the store-wide retention applies), and
+      // when its payload was expunged (the body is then empty; the record and its attempts stay).
+      "ALTER TABLE messages ADD COLUMN payload_expires_at BIGINT",
+      "ALTER TABLE messages ADD COLUMN expunged_at BIGINT",
+      // The purger walks messages oldest first: all of them to delete history, and only those whose
+      // payload is still there to expunge, so the expunged history in front is never read again.
+      "CREATE INDEX messages_created ON messages (created_at, id)",
+      "CREATE INDEX messages_unexpunged ON messages (created_at, id) WHERE expunged_at IS NULL",
+      `CREATE INDEX messages_payload_expiry ON messages (payload_expires_at)
+        WHERE payload_expires_at IS NOT NULL AND expunged_at IS NULL`,
+    ],
+  },
   {
     version: 5,
     statements: [

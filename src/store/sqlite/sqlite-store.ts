@@ -11,6 +11,7 @@ import {
 } from "../codec.js";
 import { type EndpointQueueState, LeaseOnInsert } from "../lease-on-insert.js";
 import { pageLimit, toPage } from "../paging.js";
+import { hasPayloadSql, retentionSql } from "../sql/retention.js";
 import {
   APP_COLUMNS,
   ATTEMPT_COLUMNS,
@@ -89,6 +90,8 @@ const insertSql = (table: string, columns: readonly string[]): string =>
 // The status test is written exactly as in the partial index deliveries_due, so SQLite can use it.
 const QUEUED = "status IN ('pending', 'sending')";
 
+const RETENTION = retentionSql({ messages: "messages", deliveries: "deliveries" }, "sqlite");
+
 const SQL = {
   insertDocument: `INSERT INTO documents (namespace, key, value, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (namespace, key) DO NOTHING`,
@@ -159,9 +162,11 @@ const SQL = {
   release: `UPDATE deliveries SET status = 'pending', lease_owner = NULL, next_attempt_at = created_at, updated_at = ?
     WHERE id = ? AND status = 'sending' AND lease_owner = ?`,
   requeue: `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, next_trigger = 'manual', updated_at = ?
-    WHERE id = ? AND status <> 'sending' RETURNING *`,
+    WHERE id = ? AND status <> 'sending' AND ${hasPayloadSql("messages", "deliveries")} RETURNING *`,
   recover: `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, next_trigger = 'manual', updated_at = ?
-    WHERE endpoint_id = ? AND status = 'failed' AND updated_at >= ? AND updated_at < ?`,
+    WHERE endpoint_id = ? AND status = 'failed' AND updated_at >= ? AND updated_at < ?
+    AND ${hasPayloadSql("messages", "deliveries")}`,
+
   registerWorker: `INSERT INTO workers (id, host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at`,
   extendLeases: `UPDATE deliveries SET next_attempt_at = ?
@@ -823,6 +828,28 @@ export class SqliteStore implements Store {
   async recoverEndpoint(endpointId: string, since: number, until: number, now: number): Promise<number> {
     const db = await this.#connection();
     return this.#stmt(db, SQL.recover).run(now, now, endpointId, since, until).changes;
+  }
+
+  async expirePayloads(options: { before: number; now: number; limit: number }): Promise<number> {
+    const db = await this.#connection();
+    return this.#write(db, () => {
+      const own = this.#stmt(db, RETENTION.expireOwn).run(options.now, options.now, options.limit).changes;
+      if (own >= options.limit) return own;
+      return own + this.#stmt(db, RETENTION.expireBefore).run(options.now, options.before, options.limit - own).changes;
+    });
+  }
+
+  async deleteHistory(options: { before: number; limit: number }): Promise<number> {
+    const db = await this.#connection();
+    return this.#write(db, () => this.#stmt(db, RETENTION.deleteBefore).run(options.before, options.limit).changes);
+  }
+
+  async expungeMessage(id: string, now: number): Promise<"expunged" | "in_progress" | "not_found"> {
+    const db = await this.#connection();
+    return this.#write(db, () => {
+      if (this.#stmt(db, RETENTION.expungeOne).run(now, id).changes === 1) return "expunged";
+      return this.#stmt(db, RETENTION.messageExists).get(id) === undefined ? "not_found" : "in_progress";
+    });
   }
 
   async listAttempts(filter: AttemptFilter): Promise<Page<AttemptRecord>> {
