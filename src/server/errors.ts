@@ -161,6 +161,9 @@ export function toApiError(error: unknown, fields: FieldNames = {}): ApiError {
       return new ApiError(415, "unsupported_media_type", "send JSON with Content-Type: application/json");
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
       return new ApiError(400, "bad_request", "Content-Length does not match the body");
+    case "22021":
+      // PostgreSQL refuses U+0000 in text (character_not_in_repertoire): the request's fault, not the server's.
+      return new ApiError(400, "bad_request", "text must not contain the NUL character (U+0000)");
     default:
       break;
   }
