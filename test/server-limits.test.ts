@@ -2,8 +2,9 @@ import type { AddressInfo, Socket } from "node:net";
 import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Svix } from "svix";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { RateLimiter } from "../src/server/rate-limit.js";
+import { ensureBuilt, killAll, runCli, startServe, tempDir } from "./cli-support.js";
 import { type HarnessOptions, type ServerHarness, startHarness, until } from "./server-harness.js";
 
 let harness: ServerHarness | null = null;
@@ -294,4 +295,51 @@ describe("RateLimiter", () => {
     expect(() => new RateLimiter({ perSecond: 5, burst: 0.5 })).toThrow(/burst/);
     expect(() => new RateLimiter({ perSecond: 5, maxKeys: 0 })).toThrow(/maxKeys/);
   });
+});
+
+describe("hookline serve flags", () => {
+  afterEach(() => killAll());
+  afterAll(() => killAll({ all: true }));
+
+  it("applies --rate-limit, --rate-limit-burst and --headers-timeout-ms to the service", async () => {
+    await ensureBuilt();
+    const db = `${tempDir("hookline-limits")}/h.db`;
+    const serve = await startServe([
+      "--db",
+      db,
+      "--no-workers",
+      "--rate-limit",
+      "1",
+      "--rate-limit-burst",
+      "2",
+      "--headers-timeout-ms",
+      "400",
+      "--request-timeout-ms",
+      "2000",
+      "--max-connections",
+      "20",
+    ]);
+    const headers = { authorization: `Bearer ${serve.adminToken}` };
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(`${serve.url}/api/v1/app`, { headers });
+      statuses.push(response.status);
+      retryAfter ??= response.headers.get("retry-after");
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+
+    const { port } = new URL(serve.url);
+    const silent = await rawSocket(Number(port));
+    expect(await closedWithin(silent, 5_000)).not.toBeNull();
+    expect((await fetch(`${serve.url}/healthz`)).status).toBe(200);
+  }, 120_000);
+
+  it("refuses --rate-limit-burst with the limit off", async () => {
+    await ensureBuilt();
+    const result = await runCli(["serve", "--rate-limit", "0", "--rate-limit-burst", "5", "--no-workers"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--rate-limit-burst needs a --rate-limit above 0/);
+  }, 120_000);
 });
