@@ -7,7 +7,7 @@
  *
  * `npx tsx bench/run.ts [section …]` runs only the sections named: `signing`,
  * `tracing` (the hooks' cost with no OpenTelemetry SDK), `dispatch`, `sqlite`, `postgres`, `memory`, `peers` (against BullMQ),
- * `fairness` (noisy neighbours), `ingest`, or `engine` (sqlite and postgres,
+ * `fairness` (noisy neighbours), `ingest`, `retention` (a purge pass beside sends), or `engine` (sqlite and postgres,
  * plus memory when BENCH_MEMORY=1).
  *
  * `BENCH_DURATION_MS` (default 5000) sets the measured window of each
@@ -34,6 +34,7 @@ import { main as runPostgres } from "./engine-postgres.js";
 import { main as runFairness } from "./fairness.js";
 import { main as runIngest } from "./ingest.js";
 import { main as runPeers } from "./peers.js";
+import { main as runRetention } from "./retention.js";
 import { main as runSigning } from "./signing.js";
 import { main as runTracing } from "./tracing.js";
 
@@ -47,13 +48,15 @@ const SECTIONS: Record<string, (options: BenchOptions) => Promise<BenchReport>> 
   peers: runPeers,
   fairness: runFairness,
   ingest: runIngest,
+  retention: runRetention,
 };
 
 /** The sections to run, in order, from the command line (default: all but memory, unless BENCH_MEMORY=1). */
 function sectionsFromArgs(args: readonly string[]): string[] {
   const withMemory = process.env.BENCH_MEMORY === "1";
   const engine = ["sqlite", "postgres", ...(withMemory ? ["memory"] : [])];
-  if (args.length === 0) return ["signing", "tracing", "dispatch", ...engine, "peers", "fairness", "ingest"];
+  if (args.length === 0)
+    return ["signing", "tracing", "dispatch", ...engine, "peers", "fairness", "ingest", "retention"];
   const chosen = args.flatMap((arg) => (arg === "engine" ? engine : [arg]));
   const unknown = chosen.filter((name) => !(name in SECTIONS));
   if (unknown.length > 0) {

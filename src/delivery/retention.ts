@@ -42,7 +42,7 @@ function period(name: string, value: number | null | undefined): number | null {
 
 /**
  * The background purger: every `intervalMs` while the workers run, it
- * expunges expired payloads, then deletes expired history, each in batches
+ * deletes expired history, then expunges expired payloads, each in batches
  * of `batchSize` messages, one short transaction per batch, yielding to the
  * event loop between batches so deliveries interleave.
  */
@@ -130,18 +130,19 @@ export class RetentionPurger {
       return count;
     };
     const now = this.#clock.now();
-    // Messages with a retention of their own are expunged even when the store-wide one is off (cutoff 0).
-    const payloadBefore = this.#payloadMs === null ? 0 : now - this.#payloadMs;
-    for (let n = limit; n === limit && !interrupted(); ) {
-      n = await batch(() => this.#store.expirePayloads({ before: payloadBefore, now, limit }));
-      report.expunged += n;
-    }
+    // History first: what is deleted need not be expunged before.
     if (this.#historyMs !== null) {
       const before = now - this.#historyMs;
       for (let n = limit; n === limit && !interrupted(); ) {
         n = await batch(() => this.#store.deleteHistory({ before, limit }));
         report.deleted += n;
       }
+    }
+    // Messages with a retention of their own are expunged even when the store-wide one is off (cutoff 0).
+    const payloadBefore = this.#payloadMs === null ? 0 : now - this.#payloadMs;
+    for (let n = limit; n === limit && !interrupted(); ) {
+      n = await batch(() => this.#store.expirePayloads({ before: payloadBefore, now, limit }));
+      report.expunged += n;
     }
     return report;
   }
