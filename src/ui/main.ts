@@ -369,7 +369,13 @@ async function messageView(appId: string, msgId: string): Promise<void> {
   show(
     h("p", {}, link(`/app/${appId}/messages`, "← Messages")),
     h("h1", {}, String(message.eventType)),
-    h("pre", {}, JSON.stringify(message.payload, null, 2)),
+    h(
+      "pre",
+      {},
+      message.payload === null
+        ? "(payload expunged by retention or an erasure request)"
+        : JSON.stringify(message.payload, null, 2),
+    ),
     h("h2", {}, "Attempts"),
     attemptsTable(appId, attempts, true),
   );
