@@ -67,6 +67,12 @@ function trickle(socket: Socket, text: string, everyMs: number): { sent: () => n
   return { sent: () => sent, stop: () => clearInterval(timer) };
 }
 
+/** The status and JSON body of a raw HTTP/1.1 answer. */
+function answerOf(raw: string): { status: number; body: unknown } {
+  const [head = "", body = ""] = raw.split("\r\n\r\n");
+  return { status: Number(head.split(" ")[1]), body: JSON.parse(body) };
+}
+
 async function openConnections(server: ServerHarness["server"]): Promise<number> {
   return new Promise((resolve, reject) =>
     server.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
@@ -91,7 +97,10 @@ describe("slow clients over a real socket", () => {
       // Closed by the headers timeout (500 ms, checked every 125 ms), long before the request timeout.
       expect(afterMs).toBeLessThan(5_000);
       expect(header.sent()).toBeGreaterThan(0);
-      expect(received()).toMatch(/^HTTP\/1\.1 408 /);
+      expect(answerOf(received())).toEqual({
+        status: 408,
+        body: { code: "request_timeout", detail: expect.any(String) },
+      });
     } finally {
       header.stop();
     }
@@ -120,12 +129,42 @@ describe("slow clients over a real socket", () => {
     const content = trickle(slow, body.slice(0, -1), 150);
     try {
       expect(await closed).not.toBeNull();
-      expect(received()).toMatch(/^HTTP\/1\.1 408 /);
+      expect(answerOf(received())).toEqual({
+        status: 408,
+        body: { code: "request_timeout", detail: expect.any(String) },
+      });
       expect(content.sent()).toBeLessThan(body.length);
     } finally {
       content.stop();
     }
     expect((await h.call("GET", "/api/v1/app")).json().data).toEqual([]);
+  });
+});
+
+describe("malformed requests over a real socket", () => {
+  it("answers oversized headers with 431 and garbage with 400, as { code, detail }, and keeps serving", async () => {
+    const { base, port } = await listening({});
+    const oversized = await rawSocket(port);
+    const oversizedAnswer = recorder(oversized);
+    const closed = closedWithin(oversized, 5_000);
+    oversized.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${"a".repeat(64 * 1024)}\r\n\r\n`);
+    expect(await closed).not.toBeNull();
+    expect(answerOf(oversizedAnswer())).toEqual({
+      status: 431,
+      body: { code: "headers_too_large", detail: expect.any(String) },
+    });
+
+    const garbage = await rawSocket(port);
+    const garbageAnswer = recorder(garbage);
+    const garbageClosed = closedWithin(garbage, 5_000);
+    garbage.write("NOT HTTP AT ALL\r\n\r\n");
+    expect(await garbageClosed).not.toBeNull();
+    expect(answerOf(garbageAnswer())).toEqual({
+      status: 400,
+      body: { code: "bad_request", detail: expect.any(String) },
+    });
+
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
 });
 

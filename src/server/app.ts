@@ -3,7 +3,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import { type Logger, pino } from "pino";
 import { ConfigurationError } from "../core/errors.js";
 import type { Hookline } from "../delivery/hookline.js";
-import { connectionLimits, guardConnections } from "./connection-limits.js";
+import { clientErrorHandler, connectionLimits, guardConnections } from "./connection-limits.js";
 import { ApiError, handleError } from "./errors.js";
 import { Idempotency } from "./idempotency.js";
 import { ServerMetrics } from "./metrics.js";
@@ -124,6 +124,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     bodyLimit,
     http: limits.http,
     requestTimeout: limits.requestTimeout,
+    clientErrorHandler,
     ...(logger === null ? { logger: false } : { loggerInstance: logger as FastifyBaseLogger }),
     return503OnClosing: true,
   }) as unknown as FastifyInstance;

@@ -1,7 +1,8 @@
-import type { Server } from "node:http";
+import { type Server, STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import { ConfigurationError } from "../core/errors.js";
 import { DEFAULTS } from "../core/options.js";
+import type { ApiErrorCode } from "./errors.js";
 
 /** The slow-client protections of {@link connectionLimits}, as given in `ServerOptions`. */
 export interface ConnectionLimitOptions {
@@ -69,4 +70,29 @@ export function guardConnections(server: Server, limits: ConnectionLimits): void
     timer.unref();
     socket.once("close", () => clearTimeout(timer));
   });
+}
+
+const CLIENT_ERRORS: Record<string, [number, ApiErrorCode, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "request_timeout", "the request did not arrive in time"],
+  HPE_HEADER_OVERFLOW: [431, "headers_too_large", "the request headers are larger than the limit"],
+};
+
+/**
+ * Fastify's `clientErrorHandler`: what node:http reports before a request
+ * reaches a route (a timeout, oversized headers, a malformed request) is
+ * answered as every other error, `{ code, detail }`, and the connection closed.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  const [status, code, detail] = CLIENT_ERRORS[error.code ?? ""] ?? [400, "bad_request", "malformed HTTP request"];
+  // As node:http does: no answer over a response already under way.
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && inFlight?.headersSent !== true) {
+    const body = JSON.stringify({ code, detail });
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }

@@ -27,6 +27,8 @@ export type ApiErrorCode =
   | "idempotency_key_in_use"
   | "payload_too_large"
   | "rate_limit_exceeded"
+  | "request_timeout"
+  | "headers_too_large"
   | "unsupported_media_type"
   | "validation_error"
   | "not_ready"
