@@ -115,6 +115,19 @@ describe("slow clients over a real socket", () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
 
+  it("keeps an idle keep-alive connection that has sent a request open past the headers timeout", async () => {
+    const { port } = await listening({ server: { headersTimeoutMs: 300, requestTimeoutMs: 10_000 } });
+    const client = await rawSocket(port);
+    const received = recorder(client);
+    const request = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    client.write(request);
+    await until(() => received().includes('{"status":"ok"}'), 5_000);
+    // Three headers timeouts of silence: the connection is idle, not slow, and stays.
+    expect(await closedWithin(client, 900)).toBeNull();
+    client.write(request);
+    await until(() => received().split('{"status":"ok"}').length === 3, 5_000);
+  });
+
   it("answers 408 to a body that trickles past the request timeout", async () => {
     const { h, port } = await listening({ server: { headersTimeoutMs: 300, requestTimeoutMs: 800 } });
     const slow = await rawSocket(port);
