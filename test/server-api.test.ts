@@ -54,7 +54,7 @@ describe("applications", () => {
 
     const list = await h.call("GET", "/api/v1/app?limit=10");
     const page = expectShape(schemas.listResponse(schemas.applicationOut), list.json());
-    expect(page).toMatchObject({ done: true, iterator: null, prevIterator: null });
+    expect(page).toMatchObject({ done: true, iterator: null, prevIterator: `-${page.data[0]?.id}` });
     expect(page.data.map((a) => a.id)).toContain(app.id);
 
     const put = await h.call("PUT", "/api/v1/app/acme", { body: { name: "Acme Inc" } });

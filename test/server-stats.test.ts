@@ -1,6 +1,7 @@
 /** The dashboard's statistics routes: attempts per hour and endpoint health, over real deliveries. */
 import { afterEach, describe, expect, test } from "vitest";
 import { type ServerHarness, startHarness, until } from "./server-harness.js";
+import { FakeClock } from "./support/fake-clock.js";
 import { startServer, type TestServer } from "./support/http-server.js";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -69,5 +70,29 @@ describe("statistics", () => {
     for (const path of ["hourly", "endpoint-health"]) {
       expect((await h.call("GET", `/api/v1/app/${mine}/stats/${path}`, { token })).statusCode).toBe(404);
     }
+  });
+});
+
+describe("endpoint stats over a time window", () => {
+  test("since/until count only the deliveries of messages sent in [since, until)", async () => {
+    const clock = new FakeClock(Date.UTC(2026, 5, 1));
+    const h = await startHarness({ engine: { clock } });
+    cleanups.push(() => h.close());
+    const appId = await h.createApp("Window");
+    const endpoint = (
+      await h.call("POST", `/api/v1/app/${appId}/endpoint`, { body: { url: "https://example.com/hook" } })
+    ).json() as { id: string };
+    for (const day of [1, 2, 3]) {
+      clock.nowMs = Date.UTC(2026, 5, day, 12);
+      await h.call("POST", `/api/v1/app/${appId}/msg`, { body: { eventType: "a.b", payload: { day } } });
+    }
+    const stats = async (query: string) =>
+      (await h.call("GET", `/api/v1/app/${appId}/endpoint/${endpoint.id}/stats${query}`)).json() as {
+        pending: number;
+      };
+    expect((await stats("")).pending).toBe(3);
+    expect((await stats("?since=2026-06-02T00:00:00Z")).pending).toBe(2);
+    expect((await stats("?since=2026-06-02T00:00:00Z&until=2026-06-03T00:00:00Z")).pending).toBe(1);
+    expect((await stats("?until=2026-06-01T12:00:00Z")).pending).toBe(0);
   });
 });

@@ -43,7 +43,7 @@ const queryList = z.preprocess(
 export const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(250).optional(),
   iterator: z.string().min(1).max(512).optional(),
-  /** Accepted for compatibility; hookline lists newest first. */
+  /** `descending` (default): newest first; `ascending`: oldest first. */
   order: z.enum(["ascending", "descending"]).optional(),
 });
 

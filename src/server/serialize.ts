@@ -1,7 +1,15 @@
 import type { z } from "zod";
 import type { EventType } from "../delivery/event-types.js";
 import type { Endpoint } from "../delivery/hookline.js";
-import type { AppRecord, AttemptRecord, DeliveryStatus, EndpointRecord, MessageRecord, Page } from "../store/store.js";
+import type {
+  AppRecord,
+  AttemptRecord,
+  DeliveryStatus,
+  EndpointRecord,
+  MessageRecord,
+  Page,
+  PageOptions,
+} from "../store/store.js";
 import type {
   applicationOut,
   endpointHeadersOut,
@@ -27,8 +35,51 @@ export const TriggerType = { scheduled: 0, manual: 1 } as const;
 /** Headers whose values GET …/headers does not show (listed in `sensitive` instead), as Svix does. */
 const SENSITIVE_HEADERS = new Set(["authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"]);
 
-export function listOut<T, U>(page: Page<T>, map: (item: T) => U) {
-  return { data: page.data.map(map), iterator: page.nextCursor, prevIterator: null, done: page.nextCursor === null };
+/** Svix's paging query: `limit`, `iterator` (a `-` prefix, as in `prevIterator`, pages back), `order`. */
+export interface PageQuery {
+  limit?: number | undefined;
+  iterator?: string | undefined;
+  order?: "ascending" | "descending" | undefined;
+}
+
+const pagesBack = (query: PageQuery): boolean => query.iterator?.startsWith("-") === true;
+
+/**
+ * The store's page options for a Svix paging query. Paging back from an id
+ * reads the other way from it (the rows next to it first) and `listOut` turns
+ * the page around again.
+ */
+export function pageOptions(query: PageQuery): PageOptions {
+  const back = pagesBack(query);
+  const cursor = back ? query.iterator?.slice(1) : query.iterator;
+  const ascending = (query.order === "ascending") !== back;
+  return {
+    ...(query.limit !== undefined && { limit: query.limit }),
+    ...(cursor && { cursor }),
+    ...(ascending && { order: "ascending" as const }),
+  };
+}
+
+/**
+ * A Svix list response: `iterator` continues in the listing's order, `done`
+ * when the direction walked has nothing more. Given the query it answered
+ * (read through {@link pageOptions}), also `prevIterator` (`-` and the first
+ * id), which pages back.
+ */
+export function listOut<T, U>(page: Page<T>, map: (item: T) => U, query?: PageQuery) {
+  if (query === undefined) {
+    return { data: page.data.map(map), iterator: page.nextCursor, prevIterator: null, done: page.nextCursor === null };
+  }
+  const back = pagesBack(query);
+  const data = back ? [...page.data].reverse() : page.data;
+  const idOf = (item: T | undefined) => (item as { id: string } | undefined)?.id ?? null;
+  const first = idOf(data[0]);
+  return {
+    data: data.map(map),
+    iterator: back ? idOf(data[data.length - 1]) : page.nextCursor,
+    prevIterator: first === null ? null : `-${first}`,
+    done: page.nextCursor === null,
+  };
 }
 
 export function applicationToJson(app: AppRecord): z.input<typeof applicationOut> {

@@ -26,3 +26,8 @@ export function toPage<T>(
   const last = data[data.length - 1];
   return { data, nextCursor: rows.length > limit && last !== undefined ? cursorOf(last) : null };
 }
+
+/** The SQL of a page's order: the cursor comparison and the ORDER BY direction. */
+export function pageOrder(options: PageOptions): { after: "<" | ">"; direction: "DESC" | "ASC" } {
+  return options.order === "ascending" ? { after: ">", direction: "ASC" } : { after: "<", direction: "DESC" };
+}

@@ -226,6 +226,16 @@ export interface PageOptions {
   limit?: number;
   /** An id from a previous page's `nextCursor`. */
   cursor?: string;
+  /** `descending` (default): newest first, ids below the cursor; `ascending`: oldest first, ids above it. */
+  order?: "ascending" | "descending";
+}
+
+/** Which deliveries `countDeliveries` counts: of an endpoint or an app, created in [since, until). */
+export interface DeliveryCountFilter {
+  endpointId?: string;
+  appId?: string;
+  since?: number;
+  until?: number;
 }
 
 export interface DeliveryFilter extends PageOptions {
@@ -401,5 +411,5 @@ export interface Store {
   /** A namespace's documents in ascending key order; `cursor` is the last key of the previous page. */
   listDocuments(namespace: string, options: PageOptions): Promise<Page<DocumentRecord>>;
   /** Deliveries per status, for metrics and tests. */
-  countDeliveries(filter?: { endpointId?: string; appId?: string }): Promise<Record<DeliveryStatus, number>>;
+  countDeliveries(filter?: DeliveryCountFilter): Promise<Record<DeliveryStatus, number>>;
 }

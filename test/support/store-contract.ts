@@ -325,6 +325,20 @@ export function describeStoreContract(
         expect(page.nextCursor).toBeNull();
       });
 
+      it("lists oldest first with order ascending, each page's cursor walking up, and back down from any id", async () => {
+        const created: AppRecord[] = [];
+        for (let i = 0; i < 5; i++) created.push(await seedApp(store));
+        const oldestFirst = ids(created).sort();
+        const pages = await walk((options) => store.listApps({ ...options, order: "ascending" }), 2);
+        expect(pages.map(ids)).toEqual([oldestFirst.slice(0, 2), oldestFirst.slice(2, 4), oldestFirst.slice(4)]);
+        const above = await store.listApps({ order: "ascending", cursor: must(oldestFirst[1]), limit: 2 });
+        expect(ids(above.data)).toEqual(oldestFirst.slice(2, 4));
+        expect(above.nextCursor).toBe(oldestFirst[3]);
+        const below = await store.listApps({ cursor: must(oldestFirst[3]), limit: 10 });
+        expect(ids(below.data)).toEqual(oldestFirst.slice(0, 3).reverse());
+        expect(below.nextCursor).toBeNull();
+      });
+
       it("updateApp changes only the given fields, sets updatedAt, and returns the record", async () => {
         const app = await seedApp(store, { uid: "old-uid", name: "old", metadata: { keep: "me" } });
         const renamed = await store.updateApp(app.id, { name: "new" }, T0 + 100);

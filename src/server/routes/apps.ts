@@ -1,7 +1,7 @@
 import { listSchemas } from "../openapi.js";
 import { noContent, type RouteSpec, route } from "../routing.js";
 import { appCreateQuery, applicationIn, applicationOut, applicationPatch, pageQuery } from "../schemas.js";
-import { applicationToJson, listOut } from "../serialize.js";
+import { applicationToJson, listOut, pageOptions } from "../serialize.js";
 
 const TAG = "Application";
 
@@ -17,11 +17,7 @@ export function appRoutes(): RouteSpec[] {
       auth: "admin",
       query: pageQuery,
       responses: { 200: { description: "A page of applications", schema: listSchemas.applications } },
-      handler: async ({ hl, query }) =>
-        listOut(
-          await hl.apps.list({ limit: query.limit, ...(query.iterator && { cursor: query.iterator }) }),
-          applicationToJson,
-        ),
+      handler: async ({ hl, query }) => listOut(await hl.apps.list(pageOptions(query)), applicationToJson, query),
     }),
     route({
       method: "POST",

@@ -22,7 +22,7 @@ import {
   recoverOut,
   statsQuery,
 } from "../schemas.js";
-import { endpointHeadersToJson, endpointStatsToJson, endpointToJson, listOut } from "../serialize.js";
+import { endpointHeadersToJson, endpointStatsToJson, endpointToJson, listOut, pageOptions } from "../serialize.js";
 
 const TAG = "Endpoint";
 const BASE = "/api/v1/app/:app_id/endpoint";
@@ -94,14 +94,7 @@ export function endpointRoutes(): RouteSpec[] {
       query: pageQuery,
       responses: { 200: { description: "A page of endpoints", schema: listSchemas.endpoints } },
       handler: async ({ hl, app, query }) =>
-        listOut(
-          await hl.endpoints.list({
-            appId: app.id,
-            limit: query.limit,
-            ...(query.iterator && { cursor: query.iterator }),
-          }),
-          endpointToJson,
-        ),
+        listOut(await hl.endpoints.list({ appId: app.id, ...pageOptions(query) }), endpointToJson, query),
     }),
     route({
       method: "POST",
@@ -285,14 +278,20 @@ export function endpointRoutes(): RouteSpec[] {
       method: "GET",
       url: `${BASE}/:endpoint_id/stats`,
       operationId: "v1.endpoint.get-stats",
-      summary: "Deliveries to the endpoint by status (since/until are accepted; the counts cover all time)",
+      summary: "Deliveries to the endpoint by status, of messages sent in [since, until) (all time without them)",
       tag: TAG,
       auth: "app",
       query: statsQuery,
       responses: { 200: { description: "Counts by status", schema: endpointStats } },
-      handler: async ({ hl, app, params }) => {
+      handler: async ({ hl, app, params, query }) => {
         const endpoint = await endpointOf(hl, app, params.endpoint_id as string);
-        return endpointStatsToJson(await hl.store.countDeliveries({ endpointId: endpoint.id }));
+        return endpointStatsToJson(
+          await hl.store.countDeliveries({
+            endpointId: endpoint.id,
+            ...(query.since !== undefined && { since: query.since }),
+            ...(query.until !== undefined && { until: query.until }),
+          }),
+        );
       },
     }),
   ];

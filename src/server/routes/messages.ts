@@ -14,7 +14,7 @@ import {
   pageQuery,
   withContentQuery,
 } from "../schemas.js";
-import { attemptToJson, listOut, MessageStatus, messageToJson } from "../serialize.js";
+import { attemptToJson, listOut, MessageStatus, messageToJson, type PageQuery, pageOptions } from "../serialize.js";
 import { requestTraceparent } from "../tracing.js";
 import { endpointOf } from "./endpoints.js";
 
@@ -55,7 +55,7 @@ interface AttemptFilters {
 const codeClass = (statusCode: number | null) => (statusCode === null ? 0 : Math.floor(statusCode / 100) * 100);
 
 /** A page of attempts as Svix lists them: filtered, with each endpoint's URL (and the message when asked). */
-async function attemptsOut(hl: Hookline, page: Page<AttemptRecord>, filters: AttemptFilters = {}) {
+async function attemptsOut(hl: Hookline, page: Page<AttemptRecord>, filters: AttemptFilters & PageQuery) {
   const needMessages =
     filters.with_msg === true ||
     filters.channel !== undefined ||
@@ -88,12 +88,15 @@ async function attemptsOut(hl: Hookline, page: Page<AttemptRecord>, filters: Att
     if (filters.event_types?.length && !filters.event_types.includes(message?.eventType ?? "")) return false;
     return true;
   };
-  return listOut({ ...page, data: page.data.filter(keep) }, (attempt) =>
-    attemptToJson(
-      attempt,
-      urls.get(attempt.endpointId) ?? "",
-      filters.with_msg ? messages.get(attempt.messageId) : undefined,
-    ),
+  return listOut(
+    { ...page, data: page.data.filter(keep) },
+    (attempt) =>
+      attemptToJson(
+        attempt,
+        urls.get(attempt.endpointId) ?? "",
+        filters.with_msg ? messages.get(attempt.messageId) : undefined,
+      ),
+    filters,
   );
 }
 
@@ -145,8 +148,7 @@ export function messageRoutes(): RouteSpec[] {
       handler: async ({ hl, app, query }) => {
         const page = await hl.messages.list({
           appId: app.id,
-          limit: query.limit,
-          ...(query.iterator && { cursor: query.iterator }),
+          ...pageOptions(query),
           ...(query.before !== undefined && { before: query.before }),
           ...(query.after !== undefined && { after: query.after }),
           ...(query.event_types && { eventTypes: query.event_types }),
@@ -159,7 +161,7 @@ export function messageRoutes(): RouteSpec[] {
               (query.tag === undefined || (m.tags ?? []).includes(query.tag)),
           ),
         };
-        return listOut(kept, (m) => messageToJson(m, query.with_content ?? true));
+        return listOut(kept, (m) => messageToJson(m, query.with_content ?? true), query);
       },
     }),
     route({
@@ -204,9 +206,8 @@ export function messageRoutes(): RouteSpec[] {
         const page = await hl.attempts.list({
           appId: app.id,
           messageId: message.id,
-          limit: query.limit,
+          ...pageOptions(query),
           ...(query.endpoint_id && { endpointId: query.endpoint_id }),
-          ...(query.iterator && { cursor: query.iterator }),
         });
         return attemptsOut(hl, page, query);
       },
@@ -225,8 +226,7 @@ export function messageRoutes(): RouteSpec[] {
         const page = await hl.attempts.list({
           appId: app.id,
           endpointId: endpoint.id,
-          limit: query.limit,
-          ...(query.iterator && { cursor: query.iterator }),
+          ...pageOptions(query),
         });
         return attemptsOut(hl, page, query);
       },
@@ -241,12 +241,8 @@ export function messageRoutes(): RouteSpec[] {
       query: pageQuery,
       responses: { 200: { description: "A page of attempts", schema: listSchemas.attempts } },
       handler: async ({ hl, app, query }) => {
-        const page = await hl.attempts.list({
-          appId: app.id,
-          limit: query.limit,
-          ...(query.iterator && { cursor: query.iterator }),
-        });
-        return attemptsOut(hl, page);
+        const page = await hl.attempts.list({ appId: app.id, ...pageOptions(query) });
+        return attemptsOut(hl, page, query);
       },
     }),
     route({

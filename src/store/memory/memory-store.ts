@@ -8,6 +8,7 @@ import type {
   ClaimOptions,
   Completion,
   CompletionEffects,
+  DeliveryCountFilter,
   DeliveryFilter,
   DeliveryRecord,
   DeliveryStatus,
@@ -34,9 +35,12 @@ function definedFields<T extends object>(patch: T): Partial<T> {
 /** Newest first, after the cursor, one extra row to tell whether more exist. */
 function pageOf<T extends { id: string }>(rows: Iterable<T>, options: PageOptions, keep: (row: T) => boolean): Page<T> {
   const limit = pageLimit(options);
+  const ascending = options.order === "ascending";
+  const cursor = options.cursor;
+  const beyond = (id: string) => cursor === undefined || (ascending ? id > cursor : id < cursor);
   const matching = [...rows]
-    .filter((row) => keep(row) && (options.cursor === undefined || row.id < options.cursor))
-    .sort((a, b) => (a.id < b.id ? 1 : -1))
+    .filter((row) => keep(row) && beyond(row.id))
+    .sort((a, b) => (a.id < b.id === ascending ? -1 : 1))
     .slice(0, limit + 1)
     .map(clone);
   return toPage(matching, limit);
@@ -513,11 +517,13 @@ export class MemoryStore implements Store {
     return toPage(rows, limit, (d) => d.key);
   }
 
-  async countDeliveries(filter: { endpointId?: string; appId?: string } = {}): Promise<Record<DeliveryStatus, number>> {
+  async countDeliveries(filter: DeliveryCountFilter = {}): Promise<Record<DeliveryStatus, number>> {
     const counts: Record<DeliveryStatus, number> = { pending: 0, sending: 0, delivered: 0, failed: 0, cancelled: 0 };
     for (const d of this.#deliveries.values()) {
       if (filter.endpointId !== undefined && d.endpointId !== filter.endpointId) continue;
       if (filter.appId !== undefined && d.appId !== filter.appId) continue;
+      if (filter.since !== undefined && d.createdAt < filter.since) continue;
+      if (filter.until !== undefined && d.createdAt >= filter.until) continue;
       counts[d.status]++;
     }
     return counts;

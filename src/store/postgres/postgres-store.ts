@@ -10,7 +10,7 @@ import {
   reencrypted,
 } from "../codec.js";
 import { LeaseOnInsert } from "../lease-on-insert.js";
-import { pageLimit, toPage } from "../paging.js";
+import { pageLimit, pageOrder, toPage } from "../paging.js";
 import { hasPayloadSql, retentionSql } from "../sql/retention.js";
 import {
   APP_COLUMNS,
@@ -41,6 +41,7 @@ import type {
   ClaimOptions,
   Completion,
   CompletionEffects,
+  DeliveryCountFilter,
   DeliveryFilter,
   DeliveryRecord,
   DeliveryStatus,
@@ -1098,8 +1099,10 @@ export class PostgresStore implements Store {
     return toPage(rows.map(rowToDocument), limit, (d) => d.key);
   }
 
-  async countDeliveries(filter: { endpointId?: string; appId?: string } = {}): Promise<Record<DeliveryStatus, number>> {
+  async countDeliveries(filter: DeliveryCountFilter = {}): Promise<Record<DeliveryStatus, number>> {
     const where = new Where().eq("endpoint_id", filter.endpointId).eq("app_id", filter.appId);
+    if (filter.since !== undefined) where.raw("created_at >=", filter.since);
+    if (filter.until !== undefined) where.raw("created_at <", filter.until);
     const { rows } = await this.#query<{ status: DeliveryStatus; n: number }>(
       `SELECT status, count(*)::int AS n FROM ${this.#t.deliveries} ${where.sql()} GROUP BY status`,
       where.values,
@@ -1119,10 +1122,11 @@ export class PostgresStore implements Store {
     map: (row: Row) => T,
   ): Promise<Page<T>> {
     const limit = pageLimit(options);
-    if (options.cursor !== undefined) where.raw("id <", options.cursor);
+    const { after, direction } = pageOrder(options);
+    if (options.cursor !== undefined) where.raw(`id ${after}`, options.cursor);
     const values = [...where.values, limit + 1];
     const { rows } = await this.#query(
-      `SELECT * FROM ${table} ${where.sql()} ORDER BY id DESC LIMIT $${values.length}`,
+      `SELECT * FROM ${table} ${where.sql()} ORDER BY id ${direction} LIMIT $${values.length}`,
       values,
     );
     return toPage(rows.map(map), limit);

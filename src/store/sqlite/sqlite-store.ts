@@ -10,7 +10,7 @@ import {
   reencrypted,
 } from "../codec.js";
 import { type EndpointQueueState, LeaseOnInsert } from "../lease-on-insert.js";
-import { pageLimit, toPage } from "../paging.js";
+import { pageLimit, pageOrder, toPage } from "../paging.js";
 import { hasPayloadSql, retentionSql } from "../sql/retention.js";
 import {
   APP_COLUMNS,
@@ -41,6 +41,7 @@ import type {
   ClaimOptions,
   Completion,
   CompletionEffects,
+  DeliveryCountFilter,
   DeliveryFilter,
   DeliveryRecord,
   DeliveryStatus,
@@ -894,11 +895,13 @@ export class SqliteStore implements Store {
     return toPage(rows.map(rowToDocument), limit, (d) => d.key);
   }
 
-  async countDeliveries(filter: { endpointId?: string; appId?: string } = {}): Promise<Record<DeliveryStatus, number>> {
+  async countDeliveries(filter: DeliveryCountFilter = {}): Promise<Record<DeliveryStatus, number>> {
     const db = await this.#connection();
     const where = clauses([
       ["endpoint_id = ?", filter.endpointId],
       ["app_id = ?", filter.appId],
+      ["created_at >= ?", filter.since],
+      ["created_at < ?", filter.until],
     ]);
     const clause = where.sql.length > 0 ? ` WHERE ${where.sql.join(" AND ")}` : "";
     const sql = `SELECT status, COUNT(*) AS n FROM deliveries${clause} GROUP BY status`;
@@ -917,14 +920,16 @@ export class SqliteStore implements Store {
     map: (row: Row) => T,
   ): Page<T> {
     const limit = pageLimit(options);
+    const { after, direction } = pageOrder(options);
     const conditions = [...where.sql];
     const params = [...where.values];
     if (options.cursor !== undefined) {
-      conditions.push("id < ?");
+      conditions.push(`id ${after} ?`);
       params.push(options.cursor);
     }
     const clause = conditions.length > 0 ? ` WHERE ${conditions.join(" AND ")}` : "";
-    const rows = this.#stmt(db, `SELECT * FROM ${table}${clause} ORDER BY id DESC LIMIT ?`).all(...params, limit + 1);
+    const sql = `SELECT * FROM ${table}${clause} ORDER BY id ${direction} LIMIT ?`;
+    const rows = this.#stmt(db, sql).all(...params, limit + 1);
     return toPage(rows.map(map), limit);
   }
 }
