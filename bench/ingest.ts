@@ -314,6 +314,9 @@ class ServeProcess {
       // The bench has one endpoint; the default cap of 10 in flight per endpoint would measure the cap.
       "--per-endpoint",
       "64",
+      // One admin key sends everything: the per-key rate limit (1,000/s by default) would measure the limit.
+      "--rate-limit",
+      "0",
       // A workers-only process logs no requests; at info it says when it runs, which is how we know.
       "--log-level",
       api ? options.logLevel : "info",

@@ -118,7 +118,10 @@ export function buildOpenApi(specs: readonly RouteSpec[], version: string): Reco
       responses["400"] = errorResponse("The body is not valid JSON");
       responses["413"] = errorResponse("The body is larger than the limit");
     }
-    if (spec.auth !== "none") responses["401"] = errorResponse("No API key, or an unknown one");
+    if (spec.auth !== "none") {
+      responses["401"] = errorResponse("No API key, or an unknown one");
+      responses["429"] = errorResponse("Over the key's rate limit: retry after the Retry-After header's seconds");
+    }
     if (spec.auth === "admin") responses["403"] = errorResponse("The route needs the admin key");
     if (spec.auth === "app" || spec.auth === "app-upsert" || path.includes("{")) {
       responses["404"] = errorResponse("Not found (also: another app's resource with an app-scoped key)");
