@@ -128,6 +128,7 @@ describe("/openapi.json", () => {
     "POST /api/v1/app/{app_id}/msg",
     "GET /api/v1/app/{app_id}/msg",
     "GET /api/v1/app/{app_id}/msg/{msg_id}",
+    "DELETE /api/v1/app/{app_id}/msg/{msg_id}/content",
     "GET /api/v1/app/{app_id}/attempt/msg/{msg_id}",
     "GET /api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}",
     "GET /api/v1/app/{app_id}/attempt",
