@@ -392,6 +392,8 @@ export interface Store {
    */
   releaseWorker(workerId: string, now: number): Promise<number>;
   getDelivery(id: string): Promise<DeliveryRecord | null>;
+  /** Adds one delivery to a message already stored (Svix's resend to an endpoint the message did not go to). */
+  addDelivery(delivery: DeliveryRecord): Promise<void>;
   listDeliveries(filter: DeliveryFilter): Promise<Page<DeliveryRecord>>;
   /** Makes a delivery due now for one manual attempt; null if unknown or currently sending. */
   requeueDelivery(id: string, now: number): Promise<DeliveryRecord | null>;

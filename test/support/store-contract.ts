@@ -646,6 +646,21 @@ export function describeStoreContract(
         expect(await store.getMessage("msg_unknown")).toBeNull();
       });
 
+      it("addDelivery adds a delivery to a stored message, listed and claimable like the others", async () => {
+        const app = await seedApp(store);
+        const e1 = await seedEndpoint(store, app.id);
+        const e2 = await seedEndpoint(store, app.id);
+        const { message, deliveries } = await enqueue(store, app.id, [e1.id]);
+        const added = makeDelivery(message, e2.id, { nextTrigger: "manual", nextAttemptAt: T0 + 5 });
+        await store.addDelivery(added);
+        expect(await store.getDelivery(added.id)).toEqual(added);
+        expect(sortedIds((await store.listDeliveries({ messageId: message.id })).data)).toEqual(
+          sortedIds([...deliveries, added]),
+        );
+        const claimed = await store.claimDue(claimOptions("w1", T0 + 5, { excludeEndpointIds: [e1.id] }));
+        expect(claimedIds(claimed)).toEqual([added.id]);
+      });
+
       it("is idempotent on (appId, eventId): a repeat returns the first message and writes nothing", async () => {
         const app = await seedApp(store);
         const e1 = await seedEndpoint(store, app.id);

@@ -375,6 +375,10 @@ export class MemoryStore implements Store {
     }
   }
 
+  async addDelivery(delivery: DeliveryRecord): Promise<void> {
+    this.#deliveries.set(delivery.id, clone(delivery));
+  }
+
   async getDelivery(id: string): Promise<DeliveryRecord | null> {
     const delivery = this.#deliveries.get(id);
     return delivery ? clone(delivery) : null;

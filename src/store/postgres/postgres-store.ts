@@ -967,6 +967,16 @@ export class PostgresStore implements Store {
     );
   }
 
+  async addDelivery(delivery: DeliveryRecord): Promise<void> {
+    const values = [...deliveryToRow(delivery), this.channel];
+    await this.#query(
+      `WITH d AS (INSERT INTO ${this.#t.deliveries} (${list(DELIVERY_COLUMNS)})
+         VALUES (${placeholders(DELIVERY_COLUMNS.length)}) RETURNING 1)
+       SELECT pg_notify($${values.length}, '') FROM d`,
+      values,
+    );
+  }
+
   async getDelivery(id: string): Promise<DeliveryRecord | null> {
     const { rows } = await this.#query(`SELECT * FROM ${this.#t.deliveries} WHERE id = $1`, [id]);
     return rows[0] ? rowToDelivery(rows[0]) : null;

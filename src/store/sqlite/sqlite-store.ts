@@ -803,6 +803,11 @@ export class SqliteStore implements Store {
     });
   }
 
+  async addDelivery(delivery: DeliveryRecord): Promise<void> {
+    const db = await this.#connection();
+    this.#stmt(db, SQL.insertDelivery).run(...deliveryToRow(delivery));
+  }
+
   async getDelivery(id: string): Promise<DeliveryRecord | null> {
     const db = await this.#connection();
     const row = this.#stmt(db, SQL.deliveryById).get(id);
