@@ -10,6 +10,7 @@ export {
   WebhookVerificationError,
 } from "./core/errors.js";
 export { matchesEventType } from "./core/event-filter.js";
+export type { AnyEvents, EventMap, WebhookEnvelope } from "./core/event-map.js";
 export { canonicalJson } from "./core/json.js";
 export {
   DeliveryResult,

@@ -4,6 +4,7 @@ import { type Clock, systemClock } from "../core/clock.js";
 import { isSignatureAlgorithm, type SignatureAlgorithm } from "../core/enums.js";
 import { ConfigurationError, ConflictError, NotFoundError } from "../core/errors.js";
 import { matchesEventType } from "../core/event-filter.js";
+import type { AnyEvents, EventMap } from "../core/event-map.js";
 import { newId } from "../core/ids.js";
 import { requireInteger, requireText, WebhookEvent } from "../core/models.js";
 import { DEFAULTS } from "../core/options.js";
@@ -197,7 +198,7 @@ const MAX_NAME_LENGTH = 256;
  * await hl.send({ eventType: "invoice.paid", payload: { id: "in_1" } });
  * await hl.start();
  */
-export class Hookline extends EventEmitter<HooklineEvents> {
+export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<HooklineEvents> {
   readonly store: Store;
   /** The event type catalogue; payloads of a type with a schema are validated on send. */
   readonly eventTypes: EventTypes;
@@ -268,9 +269,14 @@ export class Hookline extends EventEmitter<HooklineEvents> {
    * Stores the message and one delivery per matching, enabled endpoint in one
    * transaction; resolves once that is durable. On PostgreSQL, pass
    * `{ client }` (a `pg` client inside your open transaction) to commit or roll
-   * back the message with your own writes.
+   * back the message with your own writes. With an event map
+   * (`createHookline<Events>()`), `eventType` must be one of its names and
+   * `payload` that type's payload.
    */
-  async send(input: SendInput, options: InsertOptions = {}): Promise<SendResult> {
+  async send<K extends keyof E & string>(
+    input: SendInput & { eventType: K; payload: E[K] },
+    options: InsertOptions = {},
+  ): Promise<SendResult> {
     this.#assertOpen();
     if (input === null || typeof input !== "object") {
       throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", "send() needs { eventType, payload }");
@@ -900,9 +906,11 @@ export class Hookline extends EventEmitter<HooklineEvents> {
  * import { sqliteStore } from "hookline/sqlite";
  * const hl = await createHookline({ store: sqliteStore({ path: "hookline.db" }) });
  */
-export async function createHookline(options: HooklineOptions = {}): Promise<Hookline> {
+export async function createHookline<E extends EventMap = AnyEvents>(
+  options: HooklineOptions = {},
+): Promise<Hookline<E>> {
   const store = options.store ?? new MemoryStore();
-  const hookline = new Hookline(options, store);
+  const hookline = new Hookline<E>(options, store);
   await store.migrate();
   if (store.kind !== "memory" && store.encryptionKeyId === null && !warnedSecretsInClear) {
     warnedSecretsInClear = true;

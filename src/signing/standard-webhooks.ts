@@ -115,12 +115,17 @@ export class StandardWebhook {
    * payload. Throws a WebhookVerificationError whose `code` names the failed
    * check: missing headers, a malformed, too old or too new timestamp, no
    * matching signature, or a body that is not JSON.
+   *
+   * `T` types the result, e.g. `verify<WebhookEnvelope<Events>>(…)` with the
+   * `Events` map of `hookline types generate`. That is a cast, not a check:
+   * the signature proves who sent the body, and the type trusts that sender
+   * to follow its schemas.
    */
-  verify(payload: string | Uint8Array, headers: HeaderSource): unknown {
+  verify<T = unknown>(payload: string | Uint8Array, headers: HeaderSource): T {
     this.verifySignature(payload, headers);
     const text = typeof payload === "string" ? payload : Buffer.from(payload).toString("utf8");
     try {
-      return JSON.parse(text);
+      return JSON.parse(text) as T;
     } catch (error) {
       throw new WebhookVerificationError("HOOKLINE_VERIFICATION_INVALID_PAYLOAD", "payload is not valid JSON", {
         cause: error,
