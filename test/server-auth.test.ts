@@ -69,48 +69,48 @@ interface Row {
   route: string;
   path: () => string;
   body?: () => unknown;
-  /** What another app's key gets: 404 (app data) or 403 (admin-only route). */
-  foreign: 404 | 403;
+  /** What another app's key gets: the 403 of another app's data, or the 403 of an admin-only route. */
+  foreign: "app" | "admin";
 }
 
 const rows: Row[] = [
-  { method: "GET", route: "/api/v1/app", path: () => "/api/v1/app", foreign: 403 },
-  { method: "POST", route: "/api/v1/app", path: () => "/api/v1/app", body: () => ({ name: "x" }), foreign: 403 },
-  { method: "GET", route: "/api/v1/app/{app_id}", path: () => `/api/v1/app/${a.appId}`, foreign: 404 },
+  { method: "GET", route: "/api/v1/app", path: () => "/api/v1/app", foreign: "admin" },
+  { method: "POST", route: "/api/v1/app", path: () => "/api/v1/app", body: () => ({ name: "x" }), foreign: "admin" },
+  { method: "GET", route: "/api/v1/app/{app_id}", path: () => `/api/v1/app/${a.appId}`, foreign: "app" },
   {
     method: "PUT",
     route: "/api/v1/app/{app_id}",
     path: () => `/api/v1/app/${a.appId}`,
     body: () => ({ name: "hijacked" }),
-    foreign: 404,
+    foreign: "app",
   },
   {
     method: "PATCH",
     route: "/api/v1/app/{app_id}",
     path: () => `/api/v1/app/${a.appId}`,
     body: () => ({ name: "hijacked" }),
-    foreign: 404,
+    foreign: "app",
   },
-  { method: "DELETE", route: "/api/v1/app/{app_id}", path: () => `/api/v1/app/${a.appId}`, foreign: 403 },
+  { method: "DELETE", route: "/api/v1/app/{app_id}", path: () => `/api/v1/app/${a.appId}`, foreign: "admin" },
   {
     method: "GET",
     route: "/api/v1/app/{app_id}/endpoint",
     path: () => `/api/v1/app/${a.appId}/endpoint`,
-    foreign: 404,
+    foreign: "app",
   },
   {
     method: "POST",
     route: "/api/v1/app/{app_id}/endpoint",
     path: () => `/api/v1/app/${a.appId}/endpoint`,
     body: () => ({ url: "https://evil.example/hook" }),
-    foreign: 404,
+    foreign: "app",
   },
   ...(["GET", "DELETE"] as const).map(
     (method): Row => ({
       method,
       route: "/api/v1/app/{app_id}/endpoint/{endpoint_id}",
       path: () => `/api/v1/app/${a.appId}/endpoint/${a.endpointId}`,
-      foreign: 404,
+      foreign: "app",
     }),
   ),
   ...(["PUT", "PATCH"] as const).map(
@@ -119,34 +119,34 @@ const rows: Row[] = [
       route: "/api/v1/app/{app_id}/endpoint/{endpoint_id}",
       path: () => `/api/v1/app/${a.appId}/endpoint/${a.endpointId}`,
       body: () => ({ url: "https://evil.example/hook" }),
-      foreign: 404,
+      foreign: "app",
     }),
   ),
   {
     method: "GET",
     route: "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret",
     path: () => `/api/v1/app/${a.appId}/endpoint/${a.endpointId}/secret`,
-    foreign: 404,
+    foreign: "app",
   },
   {
     method: "POST",
     route: "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate",
     path: () => `/api/v1/app/${a.appId}/endpoint/${a.endpointId}/secret/rotate`,
     body: () => ({}),
-    foreign: 404,
+    foreign: "app",
   },
   {
     method: "POST",
     route: "/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover",
     path: () => `/api/v1/app/${a.appId}/endpoint/${a.endpointId}/recover`,
     body: () => ({ since: new Date(0).toISOString() }),
-    foreign: 404,
+    foreign: "app",
   },
   {
     method: "GET",
     route: "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers",
     path: () => `/api/v1/app/${a.appId}/endpoint/${a.endpointId}/headers`,
-    foreign: 404,
+    foreign: "app",
   },
   ...(["PUT", "PATCH"] as const).map(
     (method): Row => ({
@@ -154,60 +154,66 @@ const rows: Row[] = [
       route: "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers",
       path: () => `/api/v1/app/${a.appId}/endpoint/${a.endpointId}/headers`,
       body: () => ({ headers: { "x-evil": "1" } }),
-      foreign: 404,
+      foreign: "app",
     }),
   ),
   {
     method: "GET",
     route: "/api/v1/app/{app_id}/endpoint/{endpoint_id}/stats",
     path: () => `/api/v1/app/${a.appId}/endpoint/${a.endpointId}/stats`,
-    foreign: 404,
+    foreign: "app",
   },
   {
     method: "POST",
     route: "/api/v1/app/{app_id}/msg",
     path: () => `/api/v1/app/${a.appId}/msg`,
     body: () => ({ eventType: "order.created", payload: {} }),
-    foreign: 404,
+    foreign: "app",
   },
-  { method: "GET", route: "/api/v1/app/{app_id}/msg", path: () => `/api/v1/app/${a.appId}/msg`, foreign: 404 },
+  { method: "GET", route: "/api/v1/app/{app_id}/msg", path: () => `/api/v1/app/${a.appId}/msg`, foreign: "app" },
   {
     method: "GET",
     route: "/api/v1/app/{app_id}/msg/{msg_id}",
     path: () => `/api/v1/app/${a.appId}/msg/${a.messageId}`,
-    foreign: 404,
+    foreign: "app",
   },
   {
     method: "GET",
     route: "/api/v1/app/{app_id}/attempt/msg/{msg_id}",
     path: () => `/api/v1/app/${a.appId}/attempt/msg/${a.messageId}`,
-    foreign: 404,
+    foreign: "app",
   },
   {
     method: "GET",
     route: "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}",
     path: () => `/api/v1/app/${a.appId}/attempt/endpoint/${a.endpointId}`,
-    foreign: 404,
+    foreign: "app",
   },
-  { method: "GET", route: "/api/v1/app/{app_id}/attempt", path: () => `/api/v1/app/${a.appId}/attempt`, foreign: 404 },
+  { method: "GET", route: "/api/v1/app/{app_id}/attempt", path: () => `/api/v1/app/${a.appId}/attempt`, foreign: "app" },
   {
     method: "GET",
     route: "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}",
     path: () => `/api/v1/app/${a.appId}/msg/${a.messageId}/attempt/${a.attemptId}`,
-    foreign: 404,
+    foreign: "app",
+  },
+  {
+    method: "DELETE",
+    route: "/api/v1/app/{app_id}/msg/{msg_id}/content",
+    path: () => `/api/v1/app/${a.appId}/msg/${a.messageId}/content`,
+    foreign: "app",
   },
   {
     method: "POST",
     route: "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend",
     path: () => `/api/v1/app/${a.appId}/msg/${a.messageId}/endpoint/${a.endpointId}/resend`,
-    foreign: 404,
+    foreign: "app",
   },
   {
     method: "POST",
     route: "/api/v1/event-type",
     path: () => "/api/v1/event-type",
     body: () => ({ name: "evil.type", description: "" }),
-    foreign: 403,
+    foreign: "admin",
   },
   ...(["PUT", "PATCH"] as const).map(
     (method): Row => ({
@@ -215,40 +221,40 @@ const rows: Row[] = [
       route: "/api/v1/event-type/{event_type_name}",
       path: () => "/api/v1/event-type/order.created",
       body: () => ({ description: "hijacked" }),
-      foreign: 403,
+      foreign: "admin",
     }),
   ),
   {
     method: "DELETE",
     route: "/api/v1/event-type/{event_type_name}",
     path: () => "/api/v1/event-type/order.created",
-    foreign: 403,
+    foreign: "admin",
   },
   {
     method: "POST",
     route: "/api/v1/auth/api-key",
     path: () => "/api/v1/auth/api-key",
     body: () => ({ appId: a.appId }),
-    foreign: 403,
+    foreign: "admin",
   },
   {
     method: "POST",
     route: "/api/v1/auth/app-portal-access/{app_id}",
     path: () => `/api/v1/auth/app-portal-access/${a.appId}`,
     body: () => ({}),
-    foreign: 404,
+    foreign: "app",
   },
   {
     method: "GET",
     route: "/api/v1/app/{app_id}/stats/hourly",
     path: () => `/api/v1/app/${a.appId}/stats/hourly`,
-    foreign: 404,
+    foreign: "app",
   },
   {
     method: "GET",
     route: "/api/v1/app/{app_id}/stats/endpoint-health",
     path: () => `/api/v1/app/${a.appId}/stats/endpoint-health`,
-    foreign: 404,
+    foreign: "app",
   },
 ];
 
@@ -298,7 +304,7 @@ describe("auth over every route", () => {
   });
 
   test.each(rows.map((row) => [`${row.method} ${row.route}`, row] as const))(
-    "%s: no key → 401, an unknown key → 401, another app's key → 404/403, and nothing changes",
+    "%s: no key → 401, an unknown key → 401, another app's key → 403, and nothing changes",
     async (_name, row) => {
       const before = await snapshot(a);
       const body = row.body?.();
@@ -317,16 +323,16 @@ describe("auth over every route", () => {
       expect(unknown.headers["www-authenticate"]).toBe('Bearer realm="hookline"');
 
       const foreign = await call(tokenB);
-      expect(foreign.statusCode).toBe(row.foreign);
-      if (row.foreign === 404) {
-        // Exactly what a caller gets for an app that does not exist.
-        expect(foreign.json()).toEqual({ code: "not_found", detail: `app "${a.appId}" not found` });
+      expect(foreign.statusCode).toBe(403);
+      if (row.foreign === "app") {
+        // Exactly what the key gets for an app that does not exist: nothing tells the two apart.
+        expect(foreign.json()).toEqual({ code: "forbidden", detail: "this API key is scoped to another app" });
         const missing = await h.call(row.method, row.path().replace(a.appId, "app_00000000000000000000000000"), {
           token: tokenB,
           ...(body !== undefined && { body }),
         });
-        expect(missing.statusCode).toBe(404);
-        expect(missing.body.replace("app_00000000000000000000000000", a.appId)).toBe(foreign.body);
+        expect(missing.statusCode).toBe(403);
+        expect(missing.body).toBe(foreign.body);
       } else {
         expect(foreign.json()).toEqual({
           code: "forbidden",
@@ -338,10 +344,10 @@ describe("auth over every route", () => {
     },
   );
 
-  test("an app is also hidden when addressed by its uid", async () => {
+  test("an app is also refused when addressed by its uid", async () => {
     const response = await h.call("GET", `/api/v1/app/${a.appUid}`, { token: tokenB });
-    expect(response.statusCode).toBe(404);
-    expect(response.json()).toEqual({ code: "not_found", detail: `app "${a.appUid}" not found` });
+    expect(response.statusCode).toBe(403);
+    expect(response.json()).toEqual({ code: "forbidden", detail: "this API key is scoped to another app" });
   });
 
   test("inside its own app, a key cannot reach another app's endpoints, messages or attempts", async () => {

@@ -35,7 +35,7 @@ describe("app-portal-access", () => {
     const scoped = new Svix(access.token, { serverUrl: url });
     expect((await scoped.application.get(mine.id)).id).toBe(mine.id);
     await scoped.endpoint.create(mine.id, { url: "https://example.com/hook" });
-    await expect(scoped.application.get(theirs.id)).rejects.toMatchObject({ code: 404 });
+    await expect(scoped.application.get(theirs.id)).rejects.toMatchObject({ code: 403 });
     await expect(scoped.application.list()).rejects.toMatchObject({ code: 403 });
     // An app key cannot mint portal links.
     await expect(scoped.authentication.appPortalAccess(mine.id, {})).rejects.toMatchObject({ code: 403 });

@@ -233,7 +233,7 @@ describe("the UI", () => {
     await page.getByRole("alert").waitFor();
     expect(await page.getByRole("cell", { name: `${okUrl}?theirs` }).count()).toBe(0);
     // The API refuses the other app as well.
-    expect((await call("GET", `/app/${theirs.id}/endpoint`, undefined, access.token)).status).toBe(404);
+    expect((await call("GET", `/app/${theirs.id}/endpoint`, undefined, access.token)).status).toBe(403);
     expect((await call("GET", "/app", undefined, access.token)).status).toBe(403);
     await context.close();
 

@@ -40,16 +40,17 @@ export function requireAdmin(key: ApiKey): void {
   }
 }
 
-/** The same error whether the app does not exist or belongs to another key: nothing leaks. */
-const appNotFound = (idOrUid: string) => new NotFoundError(`app ${JSON.stringify(idOrUid)} not found`);
-
 /**
- * The app `idOrUid` names, if `key` may see it. An app-scoped key asking for
- * another app gets exactly the 404 of an app that does not exist.
+ * The app `idOrUid` names, if `key` may see it. An app-scoped key naming any
+ * other app — existing or not, so nothing leaks — gets 403; the admin key
+ * gets 404 for an app that does not exist.
  */
 export async function resolveApp(hl: Hookline, key: ApiKey, idOrUid: string): Promise<AppRecord> {
   const app = await hl.store.getApp(idOrUid);
-  if (app === null || (key.appId !== null && key.appId !== app.id)) throw appNotFound(idOrUid);
+  if (key.appId !== null && app?.id !== key.appId) {
+    throw new ApiError(403, "forbidden", "this API key is scoped to another app");
+  }
+  if (app === null) throw new NotFoundError(`app ${JSON.stringify(idOrUid)} not found`);
   return app;
 }
 
