@@ -183,6 +183,24 @@ describe.each([
     for (const request of hooks.requests) expect(verifyAsSvixReceiver(key, request)).toEqual({ n: 1 });
   });
 
+  test("resend to an endpoint added after the message: a new manual delivery, signed with that endpoint's secret", async () => {
+    const hooks = await receiver(() => ({ status: 200 }));
+    const { h, svix } = await live(store);
+    const app = await svix.application.create({ name: "Late" });
+    const message = await svix.message.create(app.id, { eventType: "order.shipped", payload: { n: 7 } });
+    expect((await h.hl.deliveries.list({ messageId: message.id })).data).toEqual([]);
+    const late = await svix.endpoint.create(app.id, { url: hooks.url });
+    const delivered = new Promise((resolve) => h.hl.once("delivery:succeeded", resolve));
+    expect(await svix.messageAttempt.resend(app.id, message.id, late.id)).toEqual({});
+    await delivered;
+    const attempts = await svix.messageAttempt.listByMsg(app.id, message.id);
+    expect(attempts.data.map((a) => [a.endpointId, a.status, a.triggerType])).toEqual([
+      [late.id, MessageStatus.Success, MessageAttemptTriggerType.Manual],
+    ]);
+    const { key } = await svix.endpoint.getSecret(app.id, late.id);
+    expect(verifyAsSvixReceiver(key, hooks.requests[0] as ReceivedRequest)).toEqual({ n: 7 });
+  });
+
   test("paging through 250 messages with the iterator: each exactly once, newest first", async () => {
     const { svix } = await live(store);
     const app = await svix.application.create({ name: "Paged" });

@@ -637,17 +637,41 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
     },
     list: (filter: MessageFilter): Promise<Page<MessageRecord>> => this.store.listMessages(filter),
     /**
-     * Sends a message to one of the endpoints it went to once more now (one
-     * manual attempt), whatever became of that delivery: Svix's resend.
+     * Sends a message to one endpoint of its app once more now (one manual
+     * attempt), whatever became of that delivery: Svix's resend. An endpoint
+     * the message never went to gets a new delivery.
      */
     resend: async (messageId: string, endpointId: string): Promise<DeliveryRecord> => {
       const delivery = (await this.store.listDeliveries({ messageId, endpointId, limit: 1 })).data[0];
-      if (!delivery) {
-        throw new NotFoundError(
-          `message ${JSON.stringify(messageId)} was not sent to endpoint ${JSON.stringify(endpointId)}`,
-        );
+      if (delivery) return this.deliveries.retry(delivery.id);
+      // An endpoint the message did not go to (added later, or filtered out): a new, manual delivery.
+      const message = await this.messages.get(messageId);
+      const endpoint = await this.#endpoint(endpointId);
+      if (endpoint.appId !== message.appId) {
+        throw new NotFoundError(`endpoint ${JSON.stringify(endpointId)} is not an endpoint of the message's app`);
       }
-      return this.deliveries.retry(delivery.id);
+      if ((message.expungedAt ?? null) !== null) {
+        throw new ConflictError(`the payload of message ${messageId} was expunged; it cannot be sent again`);
+      }
+      const now = this.#clock.now();
+      const added: DeliveryRecord = {
+        id: newId("dlv", now),
+        messageId,
+        endpointId,
+        appId: message.appId,
+        status: "pending",
+        attemptCount: 0,
+        nextAttemptAt: now,
+        leaseOwner: null,
+        nextTrigger: "manual",
+        lastStatusCode: null,
+        lastError: null,
+        createdAt: now,
+        updatedAt: now,
+      };
+      await this.store.addDelivery(added);
+      this.#worker.wake();
+      return added;
     },
     /**
      * Expunges a message's payload now (an erasure request): the message, its
