@@ -47,12 +47,38 @@ describe("the built package, imported as `hookline` by another project", () => {
     expect(out).toMatchObject({ status: "delivered", sw: "function", http: "function" });
   });
 
+  test("the hookline/receive entry verifies a webhook and drops its replay", async () => {
+    const script = `
+      import { createHmac } from "node:crypto";
+      import { createDeduper, verifyWebhook, WebhookVerificationError, WEBHOOK_PROVIDERS } from "hookline/receive";
+      const body = '{"action":"opened"}';
+      const headers = { "X-Hub-Signature-256": "sha256=" + createHmac("sha256", "s").update(body).digest("hex"), "X-GitHub-Delivery": "d1" };
+      const event = verifyWebhook("github", { secret: "s", body: Buffer.from(body), headers });
+      const dedupe = createDeduper({ ttlMs: 60_000 });
+      let code = null;
+      try { verifyWebhook("github", { secret: "wrong", body, headers }); } catch (e) { code = e instanceof WebhookVerificationError && e.code; }
+      console.log(JSON.stringify({ id: event.id, payload: event.payload, first: await dedupe.check("d1"),
+        again: await dedupe.check("d1"), code, providers: WEBHOOK_PROVIDERS.length }));`;
+    await writeFile(join(consumer, "receive.mjs"), script);
+    const { stdout } = await run(process.execPath, ["receive.mjs"], { cwd: consumer });
+    expect(JSON.parse(stdout)).toEqual({
+      id: "d1",
+      payload: { action: "opened" },
+      first: true,
+      again: false,
+      code: "HOOKLINE_VERIFICATION_NO_MATCHING_SIGNATURE",
+      providers: 7,
+    });
+  });
+
   test("type declarations resolve for a NodeNext TypeScript consumer", async () => {
     await writeFile(
       join(consumer, "main.ts"),
       `import { WebhookEvent, type DeliveryResult } from "hookline";\n` +
         `const e: WebhookEvent = new WebhookEvent({ eventType: "x", payload: 1 });\n` +
-        `export const id: string = e.eventId;\nexport type R = DeliveryResult;\n`,
+        `export const id: string = e.eventId;\nexport type R = DeliveryResult;\n` +
+        `import { verifyWebhook, type VerifiedWebhook } from "hookline/receive";\n` +
+        `export const v: VerifiedWebhook<{ a: number }> = verifyWebhook<{ a: number }>("stripe", { secret: "s", body: "{}", headers: {} });\n`,
     );
     await writeFile(
       join(consumer, "tsconfig.json"),

@@ -14,6 +14,12 @@ export const DEFAULTS = {
   signatureAlgorithm: SignatureAlgorithm.HMAC_SHA256,
   /** Standard Webhooks: accepted distance between the timestamp header and now. */
   toleranceSeconds: 5 * 60,
+  /** hookline/receive: largest body verifyWebhook accepts. */
+  receiveMaxBodyBytes: 10 * 1024 * 1024,
+  /** hookline/receive: longest header value verifyWebhook reads. */
+  receiveMaxHeaderLength: 8 * 1024,
+  /** hookline/receive: ids the in-memory deduper remembers before evicting the oldest. */
+  dedupeMaxEntries: 100_000,
   /** HttpTransport: bytes of a response body kept; the rest is discarded. */
   maxResponseBodyBytes: 64 * 1024,
   /** HttpTransport: keep-alive connections per destination origin. */

@@ -49,7 +49,11 @@ export function signatureEntry(
   return `v1a,${edSign(null, bytes, key.privateKey).toString("base64")}`;
 }
 
-function readHeader(headers: HeaderSource, name: string): string | undefined {
+/**
+ * The first string value of header `name` (lowercase) from a fetch `Headers`
+ * or a plain object in any letter case, Node's array values included.
+ */
+export function readHeader(headers: HeaderSource, name: string): string | undefined {
   // Only strings count: a header source from an untrusted or loosely typed
   // caller may hold numbers or objects, which must read as "missing", not
   // crash later with a TypeError.
