@@ -41,15 +41,16 @@ type BuildServer = typeof import("../../server/app.js")["buildServer"];
 /** `hookline serve`: the HTTP API and the delivery workers over one store. */
 export function serveCommand(): Command {
   return withStoreOptions(
-    new Command("serve").description("run the HTTP API (Svix-compatible) and the delivery workers"),
+    new Command("serve")
+      .description("run the HTTP API (Svix-compatible) and the delivery workers")
+      .addOption(
+        new Option("--port <port>", "port of the API (0: any free port)")
+          .env("HOOKLINE_PORT")
+          .argParser(parsePort)
+          .default(8080),
+      )
+      .addOption(new Option("--host <host>", "address of the API").env("HOOKLINE_HOST").default("127.0.0.1")),
   )
-    .addOption(
-      new Option("--port <port>", "port of the API (0: any free port)")
-        .env("HOOKLINE_PORT")
-        .argParser(parsePort)
-        .default(8080),
-    )
-    .addOption(new Option("--host <host>", "address of the API").env("HOOKLINE_HOST").default("127.0.0.1"))
     .addOption(
       new Option("--workers <n>", "deliveries in flight at once in this process (default 64)")
         .env("HOOKLINE_WORKERS")
