@@ -1,6 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { isSignatureAlgorithm } from "../core/enums.js";
-import { WebhookVerificationError } from "../core/errors.js";
+import { type HooklineErrorCode, WebhookVerificationError } from "../core/errors.js";
 import { DEFAULTS } from "../core/options.js";
 import { WebhookSignature } from "../signing/seed-hmac.js";
 import { type HeaderSource, readHeader, StandardWebhook } from "../signing/standard-webhooks.js";
@@ -36,7 +36,7 @@ const UNIX_SECONDS = /^\d{1,15}$/;
 const HEX = /^[0-9a-fA-F]+$/;
 const SHA256_BYTES = 32;
 
-function fail(code: ConstructorParameters<typeof WebhookVerificationError>[0], message: string): never {
+function fail(code: HooklineErrorCode, message: string): never {
   throw new WebhookVerificationError(code, message);
 }
 
