@@ -1,7 +1,13 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ConfigurationError } from "../src/core/errors.js";
 import { compileFilter, EndpointFilters, FILTER_LIMITS } from "../src/delivery/filter.js";
+import { createHookline } from "../src/index.js";
+import { sqliteStore } from "../src/sqlite.js";
+import { startServer } from "./support/http-server.js";
 
 const order = {
   amount: 250,
@@ -410,5 +416,78 @@ describe("EndpointFilters", () => {
     expect(filters.select([broken], payload)).toEqual([]);
     expect(filters.select([broken], payload)).toEqual([]);
     expect(errors).toEqual(["ep_4"]);
+  });
+});
+
+describe("payload filters in the engine (SQLite, a real receiver on 127.0.0.1)", () => {
+  it("delivers matching messages and creates no delivery for the others; filters are validated when saved", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "hookline-filter-"));
+    const receiver = await startServer();
+    const hl = await createHookline({
+      store: sqliteStore({ path: join(dir, "filter.db") }),
+      allowPrivateNetworks: true,
+    });
+    try {
+      const big = await hl.endpoints.create({
+        url: `${receiver.url}/big`,
+        filter: { amount: { $gte: 100 }, "customer.country": { $in: ["DE", "FR"] } },
+      });
+      const all = await hl.endpoints.create({ url: `${receiver.url}/all` });
+      expect(big.filter).toEqual({ amount: { $gte: 100 }, "customer.country": { $in: ["DE", "FR"] } });
+      expect(all.filter).toBeUndefined();
+      expect((await hl.endpoints.get(big.id)).filter).toEqual(big.filter);
+
+      const sent = [
+        { amount: 250, customer: { country: "DE" } }, // both
+        { amount: 50, customer: { country: "DE" } }, // too small
+        { amount: 500, customer: { country: "US" } }, // wrong country
+        { amount: 100, customer: { country: "FR" } }, // both
+        { amount: "900", customer: { country: "FR" } }, // a string is not a number
+      ];
+      const results = [];
+      for (const payload of sent) results.push(await hl.send({ eventType: "order.paid", payload }));
+      expect(results.map((r) => r.deliveryCount)).toEqual([2, 1, 1, 2, 1]);
+      for (const [i, result] of results.entries()) {
+        const deliveries = await hl.store.listDeliveries({ messageId: result.messageId });
+        const expected = [0, 3].includes(i) ? [all.id, big.id] : [all.id];
+        expect(deliveries.data.map((d) => d.endpointId).sort()).toEqual(expected.sort());
+      }
+      await hl.processDue();
+      // Attempts run in parallel: compare what arrived, in any order.
+      const bodies = (path: string) =>
+        receiver.requests
+          .filter((r) => r.url === path)
+          .map((r) => JSON.stringify((JSON.parse(r.body) as { payload: unknown }).payload))
+          .sort();
+      const json = (payloads: unknown[]) => payloads.map((p) => JSON.stringify(p)).sort();
+      expect(bodies("/big")).toEqual(json([sent[0], sent[3]]));
+      expect(bodies("/all")).toEqual(json(sent));
+
+      // The filter sees the payload's JSON: a Date is its ISO string there.
+      await hl.endpoints.update(big.id, { filter: { at: { $regex: "^2026-" }, amount: { $gt: 0 } } });
+      const dated = await hl.send({
+        eventType: "order.paid",
+        payload: { at: new Date(Date.UTC(2026, 0, 2)), amount: 1 },
+      });
+      expect(dated.deliveryCount).toBe(2);
+
+      // A bad filter is refused when saved, and the endpoint keeps the one it had.
+      await expect(hl.endpoints.update(big.id, { filter: { amount: { $gte: 1, $between: [1, 2] } } })).rejects.toThrow(
+        /filter at amount\.\$between has an unknown operator "\$between"/,
+      );
+      await expect(hl.endpoints.create({ url: receiver.url, filter: { s: { $regex: "(a+)+$" } } })).rejects.toThrow(
+        ConfigurationError,
+      );
+      expect((await hl.endpoints.get(big.id)).filter).toEqual({ at: { $regex: "^2026-" }, amount: { $gt: 0 } });
+
+      // Removing the filter takes every payload again.
+      await hl.endpoints.update(big.id, { filter: null });
+      expect((await hl.endpoints.get(big.id)).filter).toBeUndefined();
+      expect((await hl.send({ eventType: "order.paid", payload: { amount: 1 } })).deliveryCount).toBe(2);
+    } finally {
+      await hl.close({ timeoutMs: 500 });
+      await receiver.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

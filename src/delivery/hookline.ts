@@ -33,6 +33,7 @@ import type { WebhookTransport } from "../transport/transport.js";
 import { ApiKeys } from "./api-keys.js";
 import { isReservedHeader } from "./deliver.js";
 import { EventTypes } from "./event-types.js";
+import { compileFilter, EndpointFilters } from "./filter.js";
 import { ReadCache } from "./read-cache.js";
 import { type PurgeReport, type RetentionOptions, RetentionPurger } from "./retention.js";
 import { scheduledRetry } from "./retry-policy.js";
@@ -116,6 +117,13 @@ export interface EndpointInput {
    * those behind it until it succeeds or is exhausted. `null` turns it off.
    */
   ordering?: "fifo" | null;
+  /**
+   * A payload filter: only messages whose payload it takes are delivered
+   * here, e.g. `{ amount: { $gte: 100 }, "customer.country": { $in: ["DE", "FR"] } }`
+   * (the operators and their semantics: `compileFilter`). Validated when
+   * saved; `null` removes it.
+   */
+  filter?: Record<string, unknown> | null;
 }
 
 export type EndpointUpdate = Partial<Omit<EndpointInput, "appId" | "secret">>;
@@ -213,6 +221,10 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
   readonly #maxPayloadBytes: number;
   /** Enabled endpoints per app id, for fan-out. */
   readonly #endpointCache: ReadCache<EndpointRecord[]>;
+  /** Compiled payload filters, so a send compiles none it has seen. */
+  readonly #filters = new EndpointFilters((id, error) =>
+    this.#reportError(new Error(`endpoint ${id}: its stored filter is invalid, it gets no messages`, { cause: error })),
+  );
   #unsubscribeWake: (() => Promise<void>) | null = null;
   #defaultAppReady: Promise<void> | null = null;
   #closed = false;
@@ -339,10 +351,14 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
       ...(traceparent !== null && { traceparent }),
       ...(input.payloadRetentionMs !== undefined && { payloadExpiresAt: now + input.payloadRetentionMs }),
     };
-    const endpoints = enabled.filter(
-      (e) =>
-        matchesEventType(e.eventTypes, eventType) &&
-        (e.channels === null || e.channels.length === 0 || (channels ?? []).some((c) => e.channels?.includes(c))),
+    const endpoints = this.#filters.select(
+      enabled.filter(
+        (e) =>
+          matchesEventType(e.eventTypes, eventType) &&
+          (e.channels === null || e.channels.length === 0 || (channels ?? []).some((c) => e.channels?.includes(c))),
+      ),
+      // Filters see the payload as it is sent: its JSON, not the object handed in (a Date is a string there).
+      () => (bodyFormat === "envelope" ? (JSON.parse(body) as { payload: unknown }).payload : JSON.parse(body)),
     );
     const deliveries: DeliveryRecord[] = endpoints.map((endpoint) => ({
       id: newId("dlv", now),
@@ -561,7 +577,7 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
         failingSince: null,
         createdAt: now,
         updatedAt: now,
-        ...withoutNullOrdering(this.#validatePatch(withoutUndefined(input))),
+        ...withoutNullExtensions(this.#validatePatch(withoutUndefined(input))),
       };
       if (record.disabled) record.disabledReason = "manual";
       await this.store.createEndpoint(record);
@@ -842,6 +858,10 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
       }
       patch.ordering = input.ordering;
     }
+    if (input.filter !== undefined) {
+      if (input.filter !== null) compileFilter(input.filter);
+      patch.filter = input.filter;
+    }
     return patch;
   }
 
@@ -949,10 +969,10 @@ export async function createHookline<E extends EventMap = AnyEvents>(
 /** The clear-text warning is given once per process, not once per store. */
 let warnedSecretsInClear = false;
 
-/** A new endpoint has no `ordering` key unless it is ordered. */
-function withoutNullOrdering(patch: EndpointPatch): Omit<EndpointPatch, "ordering"> & { ordering?: "fifo" } {
-  const { ordering, ...rest } = patch;
-  return ordering ? { ...rest, ordering } : rest;
+/** A new endpoint has no `ordering` key unless it is ordered, nor a `filter` key unless it has a filter. */
+function withoutNullExtensions(patch: EndpointPatch): Omit<EndpointPatch, "ordering"> & { ordering?: "fifo" } {
+  const { ordering, filter, ...rest } = patch;
+  return { ...rest, ...(ordering && { ordering }), ...(filter && { filter }) };
 }
 
 function toEndpoint(record: EndpointRecord): Endpoint {

@@ -55,6 +55,11 @@ export interface EndpointRecord {
    * exhausted. Absent: no order, deliveries in parallel.
    */
   ordering?: "fifo";
+  /**
+   * A payload filter (see `delivery/filter.ts`): a message whose payload it
+   * does not take gets no delivery here. Absent (or null): every payload.
+   */
+  filter?: Record<string, unknown> | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -78,7 +83,7 @@ export type EndpointPatch = Partial<
     | "disabledReason"
     | "failingSince"
   >
-> & { ordering?: "fifo" | null };
+> & { ordering?: "fifo" | null; filter?: Record<string, unknown> | null };
 
 export interface MessageRecord {
   id: string;

@@ -1679,6 +1679,28 @@ export function describeStoreContract(
         const delivery = await seedDelivery(store, endpoint);
         expect((await store.getDelivery(delivery.id))?.orderingKey).toBeUndefined();
       });
+
+      it("an endpoint's payload filter round-trips as JSON, and can be replaced and cleared", async () => {
+        const app = await seedApp(store);
+        const plain = await seedEndpoint(store, app.id);
+        expect((await store.getEndpoint(plain.id))?.filter).toBeUndefined();
+        const filter = {
+          amount: { $gte: 100 },
+          "customer.country": { $in: ["DE", "FR", null] },
+          $or: [{ tags: { $regex: { pattern: "^vip$", flags: "i" } } }, { $not: { "a.b": { $exist: false } } }],
+          note: 'ünïcödé \u0000 "quoted"',
+        };
+        const filtered = await seedEndpoint(store, app.id, { filter });
+        expect(await store.getEndpoint(filtered.id)).toEqual({ ...filtered, filter });
+        expect((await store.enabledEndpoints(app.id)).find((e) => e.id === filtered.id)?.filter).toEqual(filter);
+        const replaced = { amount: { $lt: 5 } };
+        expect((await store.updateEndpoint(plain.id, { filter: replaced }, T0 + 1))?.filter).toEqual(replaced);
+        expect((await store.getEndpoint(plain.id))?.filter).toEqual(replaced);
+        const cleared = await store.updateEndpoint(plain.id, { filter: null }, T0 + 2);
+        expect(cleared?.filter).toBeUndefined();
+        expect(await store.getEndpoint(plain.id)).toEqual(cleared);
+        expect(await store.getEndpoint(filtered.id)).toEqual({ ...filtered, filter });
+      });
     });
 
     // -----------------------------------------------------------------------

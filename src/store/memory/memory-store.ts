@@ -134,11 +134,13 @@ export class MemoryStore implements Store {
   async updateEndpoint(id: string, patch: EndpointPatch, now: number): Promise<EndpointRecord | null> {
     const endpoint = this.#endpoints.get(id);
     if (!endpoint) return null;
-    const { ordering, ...rest } = definedFields(patch);
+    const { ordering, filter, ...rest } = definedFields(patch);
     Object.assign(endpoint, clone(rest), { updatedAt: now });
-    // Like a row: an endpoint that is not ordered has no `ordering` at all.
+    // Like a row: an endpoint that is not ordered has no `ordering` at all, nor one without a filter a `filter`.
     if (ordering === "fifo") endpoint.ordering = ordering;
     else if (ordering === null) delete endpoint.ordering;
+    if (filter) endpoint.filter = clone(filter);
+    else if (filter === null) delete endpoint.filter;
     return clone(endpoint);
   }
 

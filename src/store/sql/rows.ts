@@ -66,6 +66,7 @@ export const ENDPOINT_COLUMNS = [
   "created_at",
   "updated_at",
   "ordering",
+  "filter",
 ] as const;
 
 /**
@@ -93,6 +94,7 @@ export function endpointToRow(e: EndpointRecord, codec: ColumnCodec): unknown[] 
     e.createdAt,
     e.updatedAt,
     e.ordering ?? null,
+    jsonText(e.filter),
   ];
 }
 
@@ -116,6 +118,7 @@ export function rowToEndpoint(row: Row, codec: ColumnCodec, prefix = ""): Endpoi
     disabledReason: strOrNull(c("disabled_reason")),
     failingSince: numOrNull(c("failing_since")),
     ...(c("ordering") === "fifo" && { ordering: "fifo" as const }),
+    ...(c("filter") !== null && c("filter") !== undefined && { filter: json<Record<string, unknown>>(c("filter")) }),
     createdAt: num(c("created_at")),
     updatedAt: num(c("updated_at")),
   };
@@ -140,6 +143,7 @@ const ENDPOINT_PATCH_COLUMNS: Record<
   disabledReason: { column: "disabled_reason", encode: (v: string | null) => v },
   failingSince: { column: "failing_since", encode: (v: number | null) => v },
   ordering: { column: "ordering", encode: (v: string | null) => v },
+  filter: { column: "filter", encode: (v: unknown) => jsonText(v) },
 };
 
 /** The `SET` columns and values of an endpoint patch, in a stable order. */

@@ -154,6 +154,13 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; statements: readonly s
       "ALTER TABLE messages ADD COLUMN traceparent TEXT",
     ],
   },
+  {
+    version: 6,
+    statements: [
+      // An endpoint's payload filter as JSON text (see delivery/filter.ts); null takes every payload.
+      "ALTER TABLE endpoints ADD COLUMN filter TEXT",
+    ],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
