@@ -44,6 +44,10 @@ describe("help and usage", () => {
     ["tail"],
     ["keys"],
     ["keys", "create"],
+    ["event-types"],
+    ["event-types", "import"],
+    ["types"],
+    ["types", "generate"],
     ["listen"],
     ["verify"],
   ];

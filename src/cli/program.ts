@@ -3,10 +3,12 @@ import { Command } from "commander";
 import { appsCommand } from "./commands/apps.js";
 import { attemptsCommand, resendCommand, tailCommand } from "./commands/attempts.js";
 import { endpointsCommand } from "./commands/endpoints.js";
+import { eventTypesCommand } from "./commands/event-types.js";
 import { keysCommand } from "./commands/keys.js";
 import { listenCommand } from "./commands/listen.js";
 import { messagesCommand, sendCommand } from "./commands/messages.js";
 import { serveCommand } from "./commands/serve.js";
+import { typesCommand } from "./commands/types.js";
 import { verifyCommand } from "./commands/verify.js";
 
 function packageVersion(): string {
@@ -40,14 +42,16 @@ export function buildProgram(): Command {
   program.addCommand(resendCommand());
   program.addCommand(tailCommand());
   program.addCommand(keysCommand());
+  program.addCommand(eventTypesCommand());
+  program.addCommand(typesCommand());
   program.addCommand(listenCommand());
   program.addCommand(verifyCommand());
   program.addHelpText(
     "after",
     `
 Client commands talk to a running service: --url (HOOKLINE_URL, default
-http://127.0.0.1:8080) and --token (HOOKLINE_TOKEN). listen and verify need
-no service. Exit codes: 0 success, 1 failure, 2 usage error.`,
+http://127.0.0.1:8080) and --token (HOOKLINE_TOKEN). listen, verify and
+types generate --from need no service. Exit codes: 0 success, 1 failure, 2 usage error.`,
   );
   applySettings(program);
   return program;

@@ -195,7 +195,8 @@ function validFields(input: Partial<EventTypeInput>): Partial<EventType> {
   return out;
 }
 
-function latestSchema(schemas: Record<string, unknown>): unknown {
+/** The schema of the highest version in Svix's `{ "1": schema, "2": schema }`; undefined when there is none. */
+export function latestSchema(schemas: Record<string, unknown>): unknown {
   const versions = Object.keys(schemas).sort((a, b) => Number(b) - Number(a) || (a < b ? 1 : -1));
   return versions.length === 0 ? undefined : schemas[versions[0] as string];
 }

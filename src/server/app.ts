@@ -7,7 +7,7 @@ import { clientErrorHandler, connectionLimits, guardConnections } from "./connec
 import { ApiError, handleError } from "./errors.js";
 import { Idempotency } from "./idempotency.js";
 import { ServerMetrics } from "./metrics.js";
-import { buildOpenApi } from "./openapi.js";
+import { buildOpenApi, withWebhooks } from "./openapi.js";
 import { createRateLimiter, type RateLimitOptions, rateLimitHook } from "./rate-limit.js";
 import { appRoutes } from "./routes/apps.js";
 import { endpointRoutes } from "./routes/endpoints.js";
@@ -172,7 +172,13 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   let openApi: Record<string, unknown> | null = null;
   const specs: RouteSpec[] = [
-    ...opsRoutes({ metrics, openApi: () => (openApi ??= buildOpenApi(specs, packageVersion())) }),
+    ...opsRoutes({
+      metrics,
+      openApi: (hl) => {
+        openApi ??= buildOpenApi(specs, packageVersion());
+        return withWebhooks(openApi, hl.eventTypes);
+      },
+    }),
     ...appRoutes(),
     ...endpointRoutes(),
     ...messageRoutes(),

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import type { EventType, EventTypes } from "../delivery/event-types.js";
+import { openApiWebhooks } from "../delivery/openapi-webhooks.js";
 import type { RouteSpec } from "./routing.js";
 import * as s from "./schemas.js";
 
@@ -171,4 +173,30 @@ export function buildOpenApi(specs: readonly RouteSpec[], version: string): Reco
       schemas: Object.fromEntries(COMPONENTS.map(([name, schema]) => [name, jsonSchema(schema, "output")])),
     },
   };
+}
+
+/** Every event type that is not archived, in name order, all pages read. */
+async function currentEventTypes(eventTypes: EventTypes): Promise<EventType[]> {
+  const all: EventType[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await eventTypes.list({ limit: 250, ...(cursor && { cursor }) });
+    all.push(...page.data);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return all;
+}
+
+/**
+ * `doc` (from {@link buildOpenApi}) with the event catalogue as it is now:
+ * each event type a webhook whose request body is its payload's JSON Schema.
+ * Read on every request, so a new or changed event type shows at once.
+ */
+export async function withWebhooks(
+  doc: Record<string, unknown>,
+  eventTypes: EventTypes,
+): Promise<Record<string, unknown>> {
+  const { webhooks, schemas } = openApiWebhooks(await currentEventTypes(eventTypes));
+  const components = doc.components as { schemas: Record<string, unknown> };
+  return { ...doc, webhooks, components: { ...components, schemas: { ...components.schemas, ...schemas } } };
 }

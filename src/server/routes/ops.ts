@@ -24,7 +24,10 @@ async function ready(hl: Hookline): Promise<void> {
 }
 
 /** Health, readiness, metrics, the OpenAPI document and API keys. */
-export function opsRoutes(deps: { metrics: ServerMetrics; openApi: () => Record<string, unknown> }): RouteSpec[] {
+export function opsRoutes(deps: {
+  metrics: ServerMetrics;
+  openApi: (hl: Hookline) => Promise<Record<string, unknown>>;
+}): RouteSpec[] {
   return [
     route({
       method: "GET",
@@ -80,11 +83,11 @@ export function opsRoutes(deps: { metrics: ServerMetrics; openApi: () => Record<
       method: "GET",
       url: "/openapi.json",
       operationId: "openapi",
-      summary: "This document",
+      summary: "This document; its webhooks section lists the event types with their payload schemas",
       tag: "Operations",
       auth: "none",
       responses: { 200: { description: "OpenAPI 3.1" } },
-      handler: async () => deps.openApi(),
+      handler: async ({ hl }) => deps.openApi(hl),
     }),
     route({
       method: "POST",
