@@ -347,6 +347,37 @@ describe("against hookline serve", () => {
     expect(badUrl.stderr).toMatch(/url/i);
   });
 
+  test("endpoints add --filter stores a payload filter; a bad operator exits 1 naming it", async () => {
+    const filter = { amount: { $gte: 100 }, "customer.country": { $in: ["DE", "FR"] } };
+    const added = await cliJson(service, [
+      "endpoints",
+      "add",
+      `${receiverUrl}/filtered`,
+      "--app",
+      "shop",
+      "--filter",
+      JSON.stringify(filter),
+    ]);
+    expect(added.filter).toEqual(filter);
+    const shown = await cliJson(service, ["endpoints", "get", String(added.id), "--app", "shop"]);
+    expect(shown.filter).toEqual(filter);
+    const bad = await cli([
+      "endpoints",
+      "add",
+      `${receiverUrl}/bad`,
+      "--app",
+      "shop",
+      "--filter",
+      '{"amount":{"$between":[1,2]}}',
+    ]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/validation_error: .*filter at amount\.\$between has an unknown operator "\$between"/);
+    const notJson = await cli(["endpoints", "add", `${receiverUrl}/bad`, "--app", "shop", "--filter", "{amount"]);
+    expect(notJson.code).not.toBe(0);
+    expect(notJson.stderr).toMatch(/Not valid JSON/);
+    expect((await cli(["endpoints", "rm", String(added.id), "--app", "shop"])).code).toBe(0);
+  });
+
   test("the service's logs hold no API key and no endpoint secret", () => {
     const logs = `${serve.proc.stdout()}\n${serve.proc.stderr()}`;
     const token = service.token;

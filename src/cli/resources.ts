@@ -20,6 +20,8 @@ export interface EndpointOut {
   filterTypes?: string[] | null;
   channels?: string[] | null;
   disabled?: boolean;
+  /** hookline extension: the payload filter, null when there is none. */
+  filter?: Record<string, unknown> | null;
   createdAt: string;
   updatedAt?: string;
 }

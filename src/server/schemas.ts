@@ -92,6 +92,11 @@ export const applicationIn = z.object({
 
 export const applicationPatch = applicationIn.partial();
 
+const payloadFilter = z.record(z.string(), z.unknown()).meta({
+  description:
+    'hookline extension: a payload filter. Only messages whose payload it takes are delivered to the endpoint, e.g. {"amount": {"$gte": 100}, "customer.country": {"$in": ["DE", "FR"]}}. Operators: $eq $neq $gt $gte $lt $lte $in $nin $exist $regex $and $or $not; dotted paths reach into objects and arrays (a numeric segment picks an element). null: every payload.',
+});
+
 const endpointFields = {
   url: z.string().min(1).max(2048),
   description: z.string().max(4096).optional(),
@@ -107,6 +112,8 @@ const endpointFields = {
   version: z.number().int().min(1).nullish(),
   // hookline extension: "fifo" delivers in send order, one at a time per ordering key.
   ordering: z.enum(["fifo"]).nullish(),
+  // hookline extension: a payload filter; the engine validates it and answers 422 naming a bad operator.
+  filter: payloadFilter.nullish(),
 };
 
 export const endpointIn = z.object({
@@ -229,6 +236,7 @@ export const endpointOut = z.object({
   throttleRate: z.number().nullable(),
   /** hookline extension: "fifo", or null for no ordering. */
   ordering: z.enum(["fifo"]).nullable(),
+  filter: payloadFilter.nullable(),
   createdAt: date,
   updatedAt: date,
 });

@@ -109,6 +109,7 @@ export function endpointToJson(endpoint: EndpointRecord | Endpoint): z.input<typ
     rateLimit: endpoint.rateLimitPerSecond,
     throttleRate: endpoint.rateLimitPerSecond,
     ordering: endpoint.ordering ?? null,
+    filter: endpoint.filter ?? null,
     createdAt: iso(endpoint.createdAt),
     updatedAt: iso(endpoint.updatedAt),
   };

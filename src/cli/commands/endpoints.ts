@@ -6,6 +6,7 @@ import {
   type PageFlags,
   parseDate,
   parseInteger,
+  parseJsonData,
   parseList,
   withAppOption,
   withClient,
@@ -52,6 +53,7 @@ function printEndpoint(endpoint: EndpointOut & { secret?: string }, json: boolea
     ["state", endpoint.disabled ? "disabled" : "enabled"],
     ["created", endpoint.createdAt],
   ];
+  if (endpoint.filter) pairs.splice(3, 0, ["filter", JSON.stringify(endpoint.filter)]);
   if (endpoint.secret !== undefined) pairs.push(["secret", endpoint.secret]);
   printLine(formatRecord(pairs));
 }
@@ -94,6 +96,12 @@ export function endpointsCommand(): Command {
             new Option("--ordering <ordering>", "fifo: deliver in send order, one at a time per ordering key").choices([
               "fifo",
             ]),
+          )
+          .addOption(
+            new Option(
+              "--filter <json>",
+              'payload filter, inline JSON or @file, e.g. \'{"amount":{"$gte":100}}\': only payloads it takes are delivered',
+            ).argParser(parseJsonData),
           ),
       ),
     ).action(
@@ -107,6 +115,7 @@ export function endpointsCommand(): Command {
           uid?: string;
           rateLimit?: number;
           ordering?: "fifo";
+          filter?: unknown;
         },
       ) =>
         withClient(flags, async (client) => {
@@ -119,6 +128,7 @@ export function endpointsCommand(): Command {
             ...(flags.uid && { uid: flags.uid }),
             ...(flags.rateLimit !== undefined && { throttleRate: flags.rateLimit }),
             ...(flags.ordering && { ordering: flags.ordering }),
+            ...(flags.filter !== undefined && { filter: flags.filter }),
           });
           const secret = await secretOf(client, flags.app, endpoint.id);
           printEndpoint({ ...endpoint, secret }, flags.json);

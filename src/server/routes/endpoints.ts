@@ -33,6 +33,7 @@ const ENDPOINT_FIELDS: FieldNames = {
   rateLimitPerSecond: "rateLimit",
   url: "url",
   secret: "secret",
+  filter: "filter",
 };
 
 /** The endpoint, if it belongs to the app; else the 404 of a missing one. */
@@ -62,6 +63,7 @@ type EndpointFields = {
   uid?: string | null | undefined;
   url?: string | undefined;
   ordering?: "fifo" | null | undefined;
+  filter?: Record<string, unknown> | null | undefined;
 };
 
 /** Svix's fields → the engine's, for the fields present (PATCH) or all of them with defaults (PUT). */
@@ -78,6 +80,7 @@ function toEngineUpdate(body: EndpointFields, replace: boolean): EndpointUpdate 
   if (replace || body.uid !== undefined) update.uid = body.uid ?? null;
   // A hookline extension: Svix's clients never send it, so their PUTs leave it as it is.
   if (body.ordering !== undefined) update.ordering = body.ordering ?? null;
+  if (body.filter !== undefined) update.filter = body.filter ?? null;
   return update;
 }
 
