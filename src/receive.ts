@@ -12,6 +12,7 @@
  * if (event.id !== null && (await dedupe.check(event.id))) handle(event.payload);
  */
 export { WebhookVerificationError } from "./core/errors.js";
+export type { EventMap, WebhookEnvelope } from "./core/event-map.js";
 export {
   type ContentTypeParserHost,
   type HonoContextLike,

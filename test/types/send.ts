@@ -10,6 +10,7 @@ import {
   StandardWebhook,
   type WebhookEnvelope,
 } from "../../src/index.js";
+import { verifyWebhook } from "../../src/receive.js";
 import type { ServerOptions } from "../../src/server.js";
 import type { Events } from "./events.js";
 
@@ -65,4 +66,16 @@ export function typedVerify(body: string, headers: Record<string, string>): numb
   }
   if (event.event_type === "user.created") return event.payload.email.length;
   return 0;
+}
+
+export function typedReceive(body: string, headers: Record<string, string>): string {
+  // The receiver kit's verifyWebhook takes the same envelope type.
+  const event = verifyWebhook<WebhookEnvelope<Events>>("standard", {
+    secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    body,
+    headers,
+  });
+  if (event.payload.event_type === "user.created") return event.payload.payload.email;
+  // @ts-expect-error only user.created carries an email
+  return event.payload.payload.email;
 }
