@@ -6,7 +6,7 @@
  * same machine.
  *
  * `npx tsx bench/run.ts [section …]` runs only the sections named: `signing`,
- * `tracing` (the hooks' cost with no OpenTelemetry SDK), `dispatch`, `sqlite`, `postgres`, `memory`, `peers` (against BullMQ),
+ * `tracing` (the hooks' cost with no OpenTelemetry SDK), `filter` (payload filter evaluations), `dispatch`, `sqlite`, `postgres`, `memory`, `peers` (against BullMQ),
  * `fairness` (noisy neighbours), `ingest`, `retention` (a purge pass beside sends), or `engine` (sqlite and postgres,
  * plus memory when BENCH_MEMORY=1).
  *
@@ -32,6 +32,7 @@ import { main as runSqlite } from "./engine.js";
 import { main as runMemory } from "./engine-memory.js";
 import { main as runPostgres } from "./engine-postgres.js";
 import { main as runFairness } from "./fairness.js";
+import { main as runFilter } from "./filter.js";
 import { main as runIngest } from "./ingest.js";
 import { main as runPeers } from "./peers.js";
 import { main as runRetention } from "./retention.js";
@@ -41,6 +42,7 @@ import { main as runTracing } from "./tracing.js";
 const SECTIONS: Record<string, (options: BenchOptions) => Promise<BenchReport>> = {
   signing: runSigning,
   tracing: runTracing,
+  filter: runFilter,
   dispatch: runDispatch,
   sqlite: runSqlite,
   postgres: runPostgres,
@@ -56,7 +58,7 @@ function sectionsFromArgs(args: readonly string[]): string[] {
   const withMemory = process.env.BENCH_MEMORY === "1";
   const engine = ["sqlite", "postgres", ...(withMemory ? ["memory"] : [])];
   if (args.length === 0)
-    return ["signing", "tracing", "dispatch", ...engine, "peers", "fairness", "ingest", "retention"];
+    return ["signing", "tracing", "filter", "dispatch", ...engine, "peers", "fairness", "ingest", "retention"];
   const chosen = args.flatMap((arg) => (arg === "engine" ? engine : [arg]));
   const unknown = chosen.filter((name) => !(name in SECTIONS));
   if (unknown.length > 0) {
