@@ -1,6 +1,8 @@
 import { describe, expect, test } from "vitest";
-import type { EventType } from "../src/delivery/event-types.js";
+import { systemClock } from "../src/core/clock.js";
+import { type EventType, EventTypes } from "../src/delivery/event-types.js";
 import { eventTypesFromOpenApi, openApiWebhooks } from "../src/delivery/openapi-webhooks.js";
+import { MemoryStore } from "../src/store/memory/memory-store.js";
 
 function eventType(name: string, schemas: Record<string, unknown> | null, description = ""): EventType {
   return { name, description, schemas, archived: false, featureFlag: null, createdAt: 0, updatedAt: 0 };
@@ -80,4 +82,20 @@ describe("openApiWebhooks / eventTypesFromOpenApi", () => {
       { name: "x", description: "X happened", schema: undefined },
     ]);
   });
+});
+
+test("EventTypes.listAll reads every page, leaves archived types out, and sees this process's writes at once", async () => {
+  const store = new MemoryStore();
+  await store.migrate();
+  const types = new EventTypes(store, systemClock, 60_000);
+  for (let i = 0; i < 260; i++) await types.create({ name: `t.${String(i).padStart(3, "0")}` });
+  await types.delete("t.007");
+  const first = await types.listAll();
+  expect(first).toHaveLength(259);
+  expect(first.map((t) => t.name)).not.toContain("t.007");
+  expect(await types.listAll()).toBe(first); // cached
+  await types.create({ name: "zz.new", schemas: { "1": { type: "string" } } });
+  const second = await types.listAll();
+  expect(second).toHaveLength(260);
+  expect(second.find((t) => t.name === "zz.new")?.schemas).toEqual({ "1": { type: "string" } });
 });

@@ -53,11 +53,14 @@ export class EventTypes {
   readonly #validators = new Map<string, { updatedAt: number; schema: z.ZodType | null }>();
   /** What `validatePayload` looked up, for a short while (see ReadCache). */
   readonly #cache: ReadCache<EventType | null>;
+  /** What `listAll()` read, as long. */
+  readonly #catalogue: ReadCache<EventType[]>;
 
   constructor(store: Store, clock: Clock, readCacheTtlMs = 0) {
     this.#store = store;
     this.#clock = clock;
     this.#cache = new ReadCache(readCacheTtlMs);
+    this.#catalogue = new ReadCache(readCacheTtlMs);
   }
 
   async create(input: EventTypeInput): Promise<EventType> {
@@ -77,7 +80,7 @@ export class EventTypes {
       { namespace: NAMESPACE, key: name, value: JSON.stringify(eventType), createdAt: now, updatedAt: now },
       { onlyIfAbsent: true },
     );
-    this.#cache.clear();
+    this.#clearCaches();
     if (!created) throw new ConflictError(`event type ${name} exists`);
     return eventType;
   }
@@ -100,6 +103,29 @@ export class EventTypes {
     return { data: options.includeArchived ? data : data.filter((t) => !t.archived), nextCursor: page.nextCursor };
   }
 
+  /**
+   * Every event type that is not archived, all pages read. Kept as long as
+   * `validatePayload`'s lookups (`readCacheTtlMs`), and concurrent calls share
+   * one read, so a public document built from it costs the store little.
+   */
+  listAll(): Promise<EventType[]> {
+    return this.#catalogue.get("", async () => {
+      const all: EventType[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await this.list({ limit: 250, ...(cursor && { cursor }) });
+        all.push(...page.data);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      return all;
+    });
+  }
+
+  #clearCaches(): void {
+    this.#cache.clear();
+    this.#catalogue.clear();
+  }
+
   /** Replaces the given fields; creates the type when `upsert` and it does not exist. */
   async update(name: string, patch: Partial<EventTypeInput>, options: { upsert?: boolean } = {}): Promise<EventType> {
     const existing = await this.find(name);
@@ -116,7 +142,7 @@ export class EventTypes {
       createdAt: existing.createdAt,
       updatedAt: now,
     });
-    this.#cache.clear();
+    this.#clearCaches();
     return updated;
   }
 
@@ -125,7 +151,7 @@ export class EventTypes {
     const existing = await this.get(name);
     if (options.expunge) {
       await this.#store.deleteDocument(NAMESPACE, existing.name);
-      this.#cache.clear();
+      this.#clearCaches();
     } else if (!existing.archived) await this.update(existing.name, { archived: true });
   }
 

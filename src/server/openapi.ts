@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { EventType, EventTypes } from "../delivery/event-types.js";
+import type { EventTypes } from "../delivery/event-types.js";
 import { openApiWebhooks } from "../delivery/openapi-webhooks.js";
 import type { RouteSpec } from "./routing.js";
 import * as s from "./schemas.js";
@@ -175,28 +175,17 @@ export function buildOpenApi(specs: readonly RouteSpec[], version: string): Reco
   };
 }
 
-/** Every event type that is not archived, in name order, all pages read. */
-async function currentEventTypes(eventTypes: EventTypes): Promise<EventType[]> {
-  const all: EventType[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await eventTypes.list({ limit: 250, ...(cursor && { cursor }) });
-    all.push(...page.data);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor);
-  return all;
-}
-
 /**
  * `doc` (from {@link buildOpenApi}) with the event catalogue as it is now:
  * each event type a webhook whose request body is its payload's JSON Schema.
- * Read on every request, so a new or changed event type shows at once.
+ * A change made through this process shows at once, one made by another
+ * process within `readCacheTtlMs`.
  */
 export async function withWebhooks(
   doc: Record<string, unknown>,
   eventTypes: EventTypes,
 ): Promise<Record<string, unknown>> {
-  const { webhooks, schemas } = openApiWebhooks(await currentEventTypes(eventTypes));
+  const { webhooks, schemas } = openApiWebhooks(await eventTypes.listAll());
   const components = doc.components as { schemas: Record<string, unknown> };
   return { ...doc, webhooks, components: { ...components, schemas: { ...components.schemas, ...schemas } } };
 }
