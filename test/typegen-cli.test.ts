@@ -3,7 +3,7 @@
  * built binary, against a real `hookline serve`; the generated events.ts is
  * compiled with tsc beside a file that uses it.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ensureBuilt, killAll, runCli, type ServeProcess, startServe, tempDir } from "./cli-support.js";
@@ -36,7 +36,7 @@ const userCreated = {
 };
 
 /** Uses the generated Events; the `@ts-expect-error` lines must fail to compile. */
-const USAGE = `import { createHookline } from ${JSON.stringify(join(ROOT, "src", "index.js"))};
+const USAGE = `import { createHookline } from "hookline";
 import type { Events } from "./events.js";
 
 export async function main(): Promise<void> {
@@ -61,15 +61,21 @@ export async function main(): Promise<void> {
 }
 `;
 
-/** Writes events-using code and a tsconfig beside `events.ts` in `dir`, and compiles them. */
+/**
+ * Writes events-using code and a tsconfig beside `events.ts` in `dir`, and
+ * compiles them against the built package, imported by name as another
+ * project would.
+ */
 async function compileAgainst(dir: string): Promise<{ code: number | null; output: string }> {
   writeFileSync(join(dir, "usage.ts"), USAGE);
+  mkdirSync(join(dir, "node_modules"));
+  symlinkSync(ROOT, join(dir, "node_modules", "hookline"), "dir");
   writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }));
   writeFileSync(
     join(dir, "tsconfig.json"),
     JSON.stringify({
       extends: join(ROOT, "tsconfig.json"),
-      compilerOptions: { noEmit: true, typeRoots: [join(ROOT, "node_modules", "@types")] },
+      compilerOptions: { noEmit: true, skipLibCheck: true, typeRoots: [join(ROOT, "node_modules", "@types")] },
       include: ["*.ts"],
     }),
   );

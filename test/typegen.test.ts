@@ -167,5 +167,6 @@ describe("generateEventTypes", () => {
       'export interface Events {\n  "9lives": T9lives;\n  "events": Events2;\n  "user.created": UserCreated;\n  "user_created": UserCreated2;\n}',
     );
     expect(() => generateEventTypes([events[0], events[0]] as typeof events)).toThrow(/given twice/);
+    expect(generateEventTypes([])).toMatch(/\nexport interface Events \{\}\n$/);
   });
 });

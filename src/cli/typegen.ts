@@ -276,7 +276,7 @@ export function generateEventTypes(events: readonly EventSchema[]): string {
     entries.push(`${docComment(null, "  ", event.description)}  ${JSON.stringify(event.name)}: ${rootName};`);
   }
   blocks.push(
-    `/** Event type name → payload type: \`createHookline<Events>()\` checks \`send()\` against it. */\nexport interface Events {\n${entries.join("\n")}\n}`,
+    `/** Event type name → payload type: \`createHookline<Events>()\` checks \`send()\` against it. */\nexport interface Events ${entries.length === 0 ? "{}" : `{\n${entries.join("\n")}\n}`}`,
   );
   return `${blocks.join("\n\n")}\n`;
 }
