@@ -39,6 +39,7 @@ export {
   type PayloadIssue,
   PayloadValidationError,
 } from "./delivery/event-types.js";
+export { compileFilter, type FilterEvaluator } from "./delivery/filter.js";
 export {
   createHookline,
   type DeliveryEvent,

@@ -28,8 +28,9 @@ import { ConfigurationError } from "../core/errors.js";
  *   `$or` over conditions. `$neq`, `$nin` and `$not` are exact negations of
  *   `$eq`, `$in` and their condition: a missing field satisfies them.
  * - `$regex` patterns are compiled with the `u` flag and must not backtrack
- *   catastrophically: backreferences are refused, as is a quantifier on a
- *   group that holds a quantifier or an alternation, and a pattern may hold at
+ *   catastrophically: backreferences are refused, as is a repeating quantifier
+ *   (anything but `?`, `{0,1}`, `{1}`) on a group that holds a variable-length
+ *   quantifier or an alternation, and a pattern may hold at
  *   most two variable-length quantifiers (`*`, `+`, `?`, `{n,}`, `{n,m}`). A
  *   match looks at the first 4096 UTF-16 code units of the string, or the
  *   first 256 when the pattern has two variable-length quantifiers, which
