@@ -228,11 +228,17 @@ describe("hookline types generate", () => {
     expect(type.schemas["2"]).toEqual(userCreated);
   }, 120_000);
 
-  test("event-types import refuses a document without webhooks, naming the file", async () => {
+  test("event-types import refuses a document without webhooks, naming the file; reads stdin for -", async () => {
     const dir = tempDir("hookline-typegen-import");
     writeFileSync(join(dir, "doc.json"), JSON.stringify({ openapi: "3.1.0", paths: {} }));
     const result = await runCli(["event-types", "import", join(dir, "doc.json")], { env });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("doc.json: the document has no webhooks section");
+    // - reads the document from stdin; a webhook without a body is an event type without a schema.
+    const stdin = await runCli(["event-types", "import", "-", "--json"], {
+      env,
+      input: JSON.stringify({ openapi: "3.1.0", webhooks: { "stdin.read": { post: { summary: "Read" } } } }),
+    });
+    expect(JSON.parse(stdin.stdout)).toEqual({ data: [{ name: "stdin.read", outcome: "created" }] });
   });
 });

@@ -7,6 +7,7 @@ import { type ApiClient, apiPath } from "../client.js";
 import { ApiError, CliError } from "../errors.js";
 import { type ClientFlags, withClient, withClientOptions } from "../options.js";
 import { formatTable, printJson, printLine } from "../output.js";
+import { readStdin } from "./verify.js";
 
 /** The fields of Svix's EventTypeOut the CLI reads. */
 export interface EventTypeOut {
@@ -21,7 +22,7 @@ type ImportOutcome = "created" | "updated" | "unchanged";
 export async function readJsonFile(file: string): Promise<unknown> {
   let text: string;
   try {
-    text = file === "-" ? await readStdin() : await readFile(file, "utf8");
+    text = file === "-" ? (await readStdin()).toString("utf8") : await readFile(file, "utf8");
   } catch (error) {
     throw new CliError(`cannot read ${file}: ${(error as Error).message}`, 1, { cause: error });
   }
@@ -30,12 +31,6 @@ export async function readJsonFile(file: string): Promise<unknown> {
   } catch (error) {
     throw new CliError(`${file} is not valid JSON: ${(error as Error).message}`, 1, { cause: error });
   }
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 /**

@@ -36,7 +36,8 @@ export function describeFailure(error: unknown): { code: string; message: string
   return { code: "ERROR", message: error instanceof Error ? error.message : String(error) };
 }
 
-async function readStdin(): Promise<Buffer> {
+/** Everything on stdin, until it closes. */
+export async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
