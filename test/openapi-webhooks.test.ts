@@ -49,7 +49,7 @@ describe("openApiWebhooks / eventTypesFromOpenApi", () => {
     const back = eventTypesFromOpenApi(JSON.parse(JSON.stringify(doc)));
     expect(back.map((t) => t.name)).toEqual(["flat", "free", "tree.grown"]);
     expect(back[0]).toEqual({ name: "flat", description: "", schema: flat });
-    expect(back[1]?.schema).toEqual({});
+    expect(back[1]).toEqual({ name: "free", description: "", schema: undefined });
     const { definitions, $defs, ...rest } = tree;
     expect(back[2]).toEqual({
       name: "tree.grown",

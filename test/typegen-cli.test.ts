@@ -96,6 +96,7 @@ function openApiDocument(): Record<string, unknown> {
     webhooks: {
       "invoice.paid": webhook("Invoice paid", { $ref: "#/components/schemas/InvoicePaid" }),
       "user.created": webhook("User created", userCreated),
+      ping: { post: { summary: "Ping" } },
     },
     components: { schemas: { InvoicePaid: toComponents(invoice), InvoiceLine: toComponents($defs.Line) } },
   };
@@ -166,6 +167,7 @@ describe("hookline types generate", () => {
     expect(JSON.parse(imported.stdout)).toEqual({
       data: [
         { name: "invoice.paid", outcome: "created" },
+        { name: "ping", outcome: "created" },
         { name: "user.created", outcome: "created" },
       ],
     });
@@ -191,7 +193,7 @@ describe("hookline types generate", () => {
     expect(generated.code).toBe(0);
     const source = readFileSync(join(dir, "events.ts"), "utf8");
     expect(source).toContain("export type InvoicePaidInvoiceLine = {");
-    expect(source).toContain('  /** Invoice paid */\n  "invoice.paid": InvoicePaid;');
+    expect(source).toContain('  /** Invoice paid */\n  "invoice.paid": InvoicePaid;\n  /** Ping */\n  "ping": Ping;');
     expect(await compileAgainst(dir)).toEqual({ code: 0, output: "" });
 
     // /openapi.json lists the event types as webhooks, every $ref resolving in the document.
@@ -199,7 +201,7 @@ describe("hookline types generate", () => {
       webhooks: Record<string, { post: { summary: string; requestBody: { content: Record<string, unknown> } } }>;
       components: { schemas: Record<string, unknown> };
     };
-    expect(Object.keys(doc.webhooks)).toEqual(["invoice.paid", "user.created"]);
+    expect(Object.keys(doc.webhooks)).toEqual(["invoice.paid", "ping", "user.created"]);
     expect(doc.webhooks["user.created"]?.post.requestBody.content["application/json"]).toEqual({
       schema: userCreated,
     });
@@ -212,7 +214,9 @@ describe("hookline types generate", () => {
     const exported = join(dir, "exported.json");
     writeFileSync(exported, JSON.stringify(doc));
     const reimported = await runCli(["event-types", "import", exported], { env });
-    expect(reimported.stdout).toBe("EVENT TYPE    RESULT\ninvoice.paid  unchanged\nuser.created  unchanged\n");
+    expect(reimported.stdout).toBe(
+      "EVENT TYPE    RESULT\ninvoice.paid  unchanged\nping          unchanged\nuser.created  unchanged\n",
+    );
     const changed = openApiDocument() as { webhooks: Record<string, unknown> };
     changed.webhooks = { "user.created": changed.webhooks["user.created"] };
     (userCreated.properties as Record<string, unknown>).age = { type: "integer" };

@@ -69,7 +69,7 @@ export function openApiWebhooks(eventTypes: readonly EventType[]): { webhooks: J
   const sorted = [...eventTypes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const type of sorted) {
     const schema = type.schemas ? latestSchema(type.schemas) : undefined;
-    let body: unknown = schema ?? {};
+    let body: unknown = schema;
     if (isObject(schema) && refs(schema).some((ref) => ref.startsWith("#"))) {
       const root = `${PREFIX}${type.name}`;
       const taken = new Set(Object.keys(schemas));
@@ -104,7 +104,8 @@ export function openApiWebhooks(eventTypes: readonly EventType[]): { webhooks: J
         summary: type.description || type.name,
         description:
           "The payload of this event type. Endpoints get it inside hookline's event envelope (`payload`), or alone for messages sent as Svix sends them.",
-        requestBody: { required: true, content: { "application/json": { schema: body } } },
+        // No schema: any JSON (a media type without one), which reads back as no schema.
+        requestBody: { required: true, content: { "application/json": body === undefined ? {} : { schema: body } } },
         responses: { "2XX": { description: "Delivered; any other answer is retried" } },
       },
     };
