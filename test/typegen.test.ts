@@ -1,5 +1,9 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { generateEventTypes } from "../src/cli/typegen.js";
+import { tempDir } from "./cli-support.js";
+import { runTsc } from "./support/tsc.js";
 
 /** The generated declaration of `name` (`export type Name = …;`), up to the blank line after it. */
 function declaration(output: string, name: string): string {
@@ -169,4 +173,60 @@ describe("generateEventTypes", () => {
     expect(() => generateEventTypes([events[0], events[0]] as typeof events)).toThrow(/given twice/);
     expect(generateEventTypes([])).toMatch(/\nexport interface Events \{\}\n$/);
   });
+
+  test("refs that would make an alias circular are unknown; refs inside objects and arrays stay", () => {
+    expect(one({ anyOf: [{ $ref: "#" }, { type: "null" }] })).toBe("export type AB = unknown;");
+    expect(one({ type: "array", items: { $ref: "#" } })).toBe("export type AB = AB[];");
+    expect(one({ oneOf: [{ type: "string" }, { type: "array", items: { $ref: "#" } }] })).toBe(
+      "export type AB = string | AB[];",
+    );
+    const out = generateEventTypes([
+      {
+        name: "loop",
+        schema: {
+          $ref: "#/$defs/A",
+          $defs: {
+            A: { anyOf: [{ $ref: "#/$defs/B" }, { type: "string" }] },
+            B: { allOf: [{ $ref: "#/$defs/A" }, { type: "object", properties: { a: { $ref: "#/$defs/A" } } }] },
+          },
+        },
+      },
+    ]);
+    expect(declaration(out, "Loop")).toBe("export type Loop = LoopA;");
+    expect(declaration(out, "LoopA")).toBe("export type LoopA = unknown;");
+    expect(declaration(out, "LoopB")).toContain("a?: LoopA;");
+  });
+
+  test("every tricky schema above compiles with tsc", async () => {
+    const schemas = [
+      { type: ["string", "null"] },
+      { enum: ["a", 1, true, null, { x: [1] }] },
+      { const: 'say "hi" */' },
+      { type: "object", additionalProperties: false, required: ["a-b", "constructor"], properties: { "a-b": {} } },
+      { type: "object", properties: { a: { type: "string" } }, additionalProperties: { type: "integer" } },
+      { type: "array", items: [{ type: "string" }], additionalItems: { type: "boolean" } },
+      { allOf: [{ type: "object" }, { anyOf: [{ const: "a|b" }, { const: "c" }] }] },
+      { anyOf: [{ $ref: "#" }, { type: "null" }] },
+      { oneOf: [{ type: "string" }, { type: "array", items: { $ref: "#" } }] },
+      { $ref: "#/$defs/A", $defs: { A: { anyOf: [{ $ref: "#/$defs/B" }, {}] }, B: { $ref: "#/$defs/A" } } },
+      {
+        type: "object",
+        properties: { self: { $ref: "#" }, "x/y": { $ref: "#/definitions/x~1y" } },
+        definitions: { "x/y": { type: "number", nullable: true } },
+      },
+      { type: "object", additionalProperties: false },
+      false,
+    ];
+    const source = generateEventTypes(schemas.map((schema, i) => ({ name: `case.${i}`, schema })));
+    const dir = tempDir("hookline-typegen-tricky");
+    writeFileSync(join(dir, "events.ts"), source);
+    writeFileSync(
+      join(dir, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: { strict: true, noEmit: true, types: [], lib: ["ES2023"] },
+        files: ["events.ts"],
+      }),
+    );
+    expect(await runTsc(join(dir, "tsconfig.json"))).toEqual({ code: 0, output: "" });
+  }, 60_000);
 });

@@ -58,6 +58,16 @@ interface Scope {
   rootName: string;
   /** `#/definitions/x` and `#/$defs/x` → a type name. */
   refs: Map<string, string>;
+  /**
+   * Named types referred to outside any object or array of the type being
+   * written (`type A = B | null`). TypeScript refuses a cycle of those
+   * (`type A = A | null`), so they are collected, and refs that would close
+   * one are written as `unknown` (`breaks`).
+   */
+  direct: Set<string>;
+  breaks: (name: string) => boolean;
+  /** Inside an object or array type: a ref here never makes an alias circular. */
+  nested: boolean;
 }
 
 function isSchema(value: unknown): value is Schema {
@@ -131,7 +141,8 @@ function arrayOf(type: string): string {
   return /^[A-Za-z0-9_$]+$/.test(type) ? `${type}[]` : `Array<${type}>`;
 }
 
-function objectType(schema: Schema, scope: Scope, indent: string): string {
+function objectType(schema: Schema, outer: Scope, indent: string): string {
+  const scope = { ...outer, nested: true };
   const properties = isSchema(schema.properties) ? schema.properties : {};
   const required = new Set(Array.isArray(schema.required) ? schema.required.filter((r) => typeof r === "string") : []);
   const inner = `${indent}  `;
@@ -160,7 +171,8 @@ function objectType(schema: Schema, scope: Scope, indent: string): string {
   return lines.length === 0 ? "Record<string, never>" : `{\n${lines.join("\n")}\n${indent}}`;
 }
 
-function arrayType(schema: Schema, scope: Scope, indent: string): string {
+function arrayType(schema: Schema, outer: Scope, indent: string): string {
+  const scope = { ...outer, nested: true };
   const tuple = Array.isArray(schema.prefixItems)
     ? schema.prefixItems
     : Array.isArray(schema.items)
@@ -177,8 +189,11 @@ function arrayType(schema: Schema, scope: Scope, indent: string): string {
 }
 
 function refType(ref: string, scope: Scope): string {
-  if (ref === "#") return scope.rootName;
-  return scope.refs.get(ref) ?? "unknown";
+  const name = ref === "#" ? scope.rootName : scope.refs.get(ref);
+  if (name === undefined) return "unknown";
+  if (scope.nested) return name;
+  scope.direct.add(name);
+  return scope.breaks(name) ? "unknown" : name;
 }
 
 /** The type a schema's own keywords give, ignoring oneOf/anyOf/allOf. */
@@ -241,6 +256,37 @@ function pointerSegment(name: string): string {
   return encodeURI(name.replaceAll("~", "~0").replaceAll("/", "~1"));
 }
 
+/**
+ * The body of each named type of one event, in order. When direct refs form
+ * a cycle, all are written again with the refs on it as `unknown`.
+ */
+function bodies(named: Array<[string, unknown]>, rootName: string, refs: Map<string, string>): string[] {
+  const write = (breaks: (from: string, to: string) => boolean) => {
+    const edges = new Map<string, Set<string>>();
+    const out = named.map(([typeName, schema]) => {
+      const scope: Scope = { rootName, refs, direct: new Set(), breaks: (to) => breaks(typeName, to), nested: false };
+      const body = schema === undefined ? "unknown" : toType(schema, scope, "");
+      edges.set(typeName, scope.direct);
+      return body;
+    });
+    return { out, edges };
+  };
+  const first = write(() => false);
+  const reaches = (from: string, to: string, seen = new Set<string>()): boolean => {
+    for (const next of first.edges.get(from) ?? []) {
+      if (next === to) return true;
+      if (!seen.has(next)) {
+        seen.add(next);
+        if (reaches(next, to, seen)) return true;
+      }
+    }
+    return false;
+  };
+  // A direct ref from A to B closes a cycle when B reaches A back.
+  const circular = named.some(([typeName]) => reaches(typeName, typeName));
+  return circular ? write((from, to) => to === from || reaches(to, from)).out : first.out;
+}
+
 /** The generated module: named payload and definition types, then the `Events` map. */
 export function generateEventTypes(events: readonly EventSchema[]): string {
   const sorted = [...events].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -265,14 +311,13 @@ export function generateEventTypes(events: readonly EventSchema[]): string {
         definitions.push([typeName, defs[defName]]);
       }
     }
-    const scope: Scope = { rootName, refs };
-    const payload = event.schema === undefined ? "unknown" : toType(event.schema, scope, "");
-    blocks.push(
-      `${docComment(event.schema, "", descriptionOf(event.schema) || `The payload of \`${event.name}\`.`)}export type ${rootName} = ${payload};`,
-    );
-    for (const [typeName, definition] of definitions) {
-      blocks.push(`${docComment(definition, "")}export type ${typeName} = ${toType(definition, scope, "")};`);
-    }
+    const named: Array<[string, unknown]> = [[rootName, event.schema], ...definitions];
+    const written = bodies(named, rootName, refs);
+    named.forEach(([typeName, schema], i) => {
+      const fallback = i === 0 ? `The payload of \`${event.name}\`.` : "";
+      const comment = docComment(schema, "", descriptionOf(schema) || fallback);
+      blocks.push(`${comment}export type ${typeName} = ${written[i]};`);
+    });
     entries.push(`${docComment(null, "  ", event.description)}  ${JSON.stringify(event.name)}: ${rootName};`);
   }
   blocks.push(
