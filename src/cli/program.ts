@@ -8,6 +8,7 @@ import { keysCommand } from "./commands/keys.js";
 import { listenCommand } from "./commands/listen.js";
 import { messagesCommand, sendCommand } from "./commands/messages.js";
 import { serveCommand } from "./commands/serve.js";
+import { sourcesCommand } from "./commands/sources.js";
 import { typesCommand } from "./commands/types.js";
 import { verifyCommand } from "./commands/verify.js";
 
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   program.addCommand(tailCommand());
   program.addCommand(keysCommand());
   program.addCommand(eventTypesCommand());
+  program.addCommand(sourcesCommand());
   program.addCommand(typesCommand());
   program.addCommand(listenCommand());
   program.addCommand(verifyCommand());

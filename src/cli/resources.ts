@@ -56,6 +56,22 @@ export interface ApiKeyOut {
   token: string;
 }
 
+/** An inbound source as the API returns it. */
+export interface SourceOut {
+  id: string;
+  name: string;
+  provider: string;
+  url: string;
+  createdAt: string;
+}
+
+export const sourceColumns: Column<SourceOut>[] = [
+  { header: "ID", value: (s) => s.id },
+  { header: "PROVIDER", value: (s) => s.provider },
+  { header: "NAME", value: (s) => s.name },
+  { header: "URL", value: (s) => s.url },
+];
+
 /** Svix's MessageStatus numbers, for servers that send no `statusText`. */
 const STATUS_TEXT = ["success", "pending", "fail", "sending", "canceled"];
 

@@ -37,6 +37,7 @@ import { compileFilter, EndpointFilters } from "./filter.js";
 import { ReadCache } from "./read-cache.js";
 import { type PurgeReport, type RetentionOptions, RetentionPurger } from "./retention.js";
 import { scheduledRetry } from "./retry-policy.js";
+import { Sources } from "./sources.js";
 import { endSendSpan, startSendSpan } from "./tracing.js";
 import { type CompletedAttempt, DeliveryWorker } from "./worker.js";
 
@@ -212,6 +213,8 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
   readonly eventTypes: EventTypes;
   /** API keys of the HTTP service (hashes only). */
   readonly apiKeys: ApiKeys;
+  /** Inbound sources: where providers such as GitHub or Stripe send webhooks that become messages. */
+  readonly sources: Sources;
   readonly #transport: WebhookTransport;
   readonly #ownsTransport: boolean;
   readonly #clock: Clock;
@@ -239,6 +242,7 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
     this.#endpointCache = new ReadCache(readCacheTtlMs);
     this.eventTypes = new EventTypes(store, this.#clock, readCacheTtlMs);
     this.apiKeys = new ApiKeys(store, this.#clock);
+    this.sources = new Sources(store, this.#clock);
     this.#egress = new EgressPolicy(options);
     this.#ownsTransport = options.transport === undefined;
     this.#transport = options.transport ?? new HttpTransport(options);
@@ -499,6 +503,7 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
     delete: async (id: string): Promise<void> => {
       const app = await this.apps.get(id);
       await this.apiKeys.deleteForApp(app.id);
+      await this.sources.deleteForApp(app.id);
       await this.store.deleteApp(app.id);
       this.#endpointCache.clear();
     },

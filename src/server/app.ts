@@ -15,6 +15,7 @@ import { eventTypeRoutes } from "./routes/event-types.js";
 import { messageRoutes } from "./routes/messages.js";
 import { opsRoutes } from "./routes/ops.js";
 import { portalRoutes } from "./routes/portal.js";
+import { sourceRoutes } from "./routes/sources.js";
 import { statsRoutes } from "./routes/stats.js";
 import { registerUi } from "./routes/ui.js";
 import { type RouteSpec, registerRoutes } from "./routing.js";
@@ -185,6 +186,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     ...eventTypeRoutes(),
     ...portalRoutes(),
     ...statsRoutes(),
+    ...sourceRoutes({ metrics, bodyLimitBytes: bodyLimit }),
   ];
   registerRoutes(app, hl, idempotency, specs);
   registerUi(app, { portalOrigins: options.portalOrigins ?? [] });

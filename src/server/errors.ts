@@ -19,6 +19,7 @@ export type ApiErrorCode =
   | "invalid_json"
   | "bad_request"
   | "authentication_failed"
+  | "verification_failed"
   | "token_expired"
   | "forbidden"
   | "not_found"
@@ -136,6 +137,15 @@ export function toApiError(error: unknown, fields: FieldNames = {}): ApiError {
     switch (error.code) {
       case "HOOKLINE_NOT_FOUND":
         return new ApiError(404, "not_found", error.message);
+      case "HOOKLINE_VERIFICATION_MISSING_HEADERS":
+      case "HOOKLINE_VERIFICATION_MALFORMED_HEADER":
+      case "HOOKLINE_VERIFICATION_INVALID_TIMESTAMP":
+      case "HOOKLINE_VERIFICATION_TIMESTAMP_TOO_OLD":
+      case "HOOKLINE_VERIFICATION_TIMESTAMP_TOO_NEW":
+      case "HOOKLINE_VERIFICATION_NO_MATCHING_SIGNATURE":
+      case "HOOKLINE_VERIFICATION_INVALID_PAYLOAD":
+        // An inbound webhook that does not verify: the message names the check, never the secret.
+        return new ApiError(401, "verification_failed", error.message);
       case "HOOKLINE_CONFLICT":
         return new ApiError(409, "conflict", error.message);
       case "HOOKLINE_PAYLOAD_TOO_LARGE":

@@ -27,6 +27,7 @@ export class ServerMetrics {
   readonly #requests: Counter<"method" | "route" | "status_code">;
   readonly #requestDuration: Histogram<"method" | "route">;
   readonly #listeners: Array<[string, (event: DeliveryEvent) => void]>;
+  readonly #inbound: Counter<"result" | "provider">;
 
   constructor(hl: Hookline) {
     this.#hl = hl;
@@ -38,6 +39,12 @@ export class ServerMetrics {
       registers,
     });
     for (const outcome of ["succeeded", "failed", "exhausted"]) this.#deliveries.inc({ outcome }, 0);
+    this.#inbound = new Counter({
+      name: "hookline_inbound_requests_total",
+      help: "Requests to inbound sources (POST /in/{source_id}), by result: accepted, duplicate (a redelivery), rejected (the signature did not verify), unknown_source, failed.",
+      labelNames: ["result", "provider"],
+      registers,
+    });
     this.#attemptDuration = new Histogram({
       name: "hookline_attempt_duration_seconds",
       help: "Duration of delivery attempts made by this process's workers.",
@@ -123,6 +130,11 @@ export class ServerMetrics {
     for (const [name, listener] of this.#listeners) {
       hl.on(name as "delivery:succeeded", listener);
     }
+  }
+
+  /** One request to an inbound source; the provider is known once the source is found. */
+  observeInbound(result: string, provider = ""): void {
+    this.#inbound.inc({ result, provider });
   }
 
   observeRequest(method: string, route: string, statusCode: number, seconds: number): void {

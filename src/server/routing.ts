@@ -53,6 +53,12 @@ export interface RouteSpec<B = unknown, Q = unknown> {
   responses: Record<number, ResponseSpec>;
   /** Engine option names → this route's field names, for error messages. */
   fields?: FieldNames;
+  /**
+   * The body is kept as raw bytes (a Buffer, any content type, up to this
+   * many bytes) instead of parsed JSON: for inbound webhooks, whose
+   * signatures cover the exact bytes. No Idempotency-Key handling.
+   */
+  rawBodyLimit?: number;
   handler(context: RouteContext<B, Q>): Promise<unknown>;
 }
 
@@ -93,48 +99,63 @@ export function registerRoutes(
         if (found !== null) state.app = found;
       }
     };
-    app.route({
-      method: spec.method,
-      url: spec.url,
-      config: { fields: spec.fields ?? {} },
-      onRequest,
-      ...(spec.method === "POST" && {
-        preHandler: (request: FastifyRequest, reply: FastifyReply) => idempotency.begin(request, reply),
-        onSend: async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
-          try {
-            await idempotency.complete(request, reply, payload);
-          } catch (error) {
-            // The response stands; only its replay is lost (the store went away meanwhile).
-            request.log.warn({ err: error }, "could not keep the idempotency record");
-          }
-          return payload;
+    const register = (scope: FastifyInstance) =>
+      scope.route({
+        method: spec.method,
+        url: spec.url,
+        config: { fields: spec.fields ?? {} },
+        onRequest,
+        ...(spec.method === "POST" &&
+          spec.rawBodyLimit === undefined && {
+            preHandler: (request: FastifyRequest, reply: FastifyReply) => idempotency.begin(request, reply),
+            onSend: async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+              try {
+                await idempotency.complete(request, reply, payload);
+              } catch (error) {
+                // The response stands; only its replay is lost (the store went away meanwhile).
+                request.log.warn({ err: error }, "could not keep the idempotency record");
+              }
+              return payload;
+            },
+          }),
+        handler: async (request, reply) => {
+          const state = stateOf(request);
+          const query = spec.query ? parse(spec.query, request.query ?? {}, "query") : {};
+          const body = spec.body ? parse(spec.body, request.body ?? {}, "body") : undefined;
+          const context: RouteContext<unknown, unknown> = {
+            request,
+            reply,
+            hl,
+            params: request.params as Record<string, string>,
+            body,
+            query,
+            get key() {
+              if (state.apiKey === undefined) throw new Error(`route ${spec.url} has no API key`);
+              return state.apiKey;
+            },
+            get app() {
+              if (state.app === undefined) throw new Error(`route ${spec.url} has no app`);
+              return state.app;
+            },
+            get maybeApp() {
+              return state.app ?? null;
+            },
+          };
+          return spec.handler(context);
         },
-      }),
-      handler: async (request, reply) => {
-        const state = stateOf(request);
-        const query = spec.query ? parse(spec.query, request.query ?? {}, "query") : {};
-        const body = spec.body ? parse(spec.body, request.body ?? {}, "body") : undefined;
-        const context: RouteContext<unknown, unknown> = {
-          request,
-          reply,
-          hl,
-          params: request.params as Record<string, string>,
-          body,
-          query,
-          get key() {
-            if (state.apiKey === undefined) throw new Error(`route ${spec.url} has no API key`);
-            return state.apiKey;
-          },
-          get app() {
-            if (state.app === undefined) throw new Error(`route ${spec.url} has no app`);
-            return state.app;
-          },
-          get maybeApp() {
-            return state.app ?? null;
-          },
-        };
-        return spec.handler(context);
-      },
+      });
+    const rawBodyLimit = spec.rawBodyLimit;
+    if (rawBodyLimit === undefined) {
+      register(app);
+      continue;
+    }
+    // Its own scope, so the raw parser applies to this route only.
+    app.register(async (scope) => {
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: rawBodyLimit }, (_request, body, done) =>
+        done(null, body),
+      );
+      register(scope);
     });
   }
 }

@@ -246,9 +246,17 @@ export function reencrypted(codec: ColumnCodec, stored: string): string | null {
   return codec.encode(codec.decode(stored));
 }
 
-/** SQL (SQLite and PostgreSQL alike) listing the key ids the endpoint credential columns are encrypted with. */
-export function encryptionKeyIdsSql(endpointsTable: string): string {
-  const ids = (column: string) =>
-    `SELECT DISTINCT substr(${column}, ${PREFIX.length + 1}, 16) AS key_id FROM ${endpointsTable} WHERE ${column} LIKE '${PREFIX}%'`;
-  return `${ids("secrets")} UNION ${ids("headers")}`;
+/**
+ * SQL (SQLite and PostgreSQL alike) listing the key ids stored values are
+ * encrypted with: the endpoint credential columns and sealed documents.
+ */
+export function encryptionKeyIdsSql(endpointsTable: string, documentsTable: string): string {
+  const ids = (table: string, column: string) =>
+    `SELECT DISTINCT substr(${column}, ${PREFIX.length + 1}, 16) AS key_id FROM ${table} WHERE ${column} LIKE '${PREFIX}%'`;
+  return `${ids(endpointsTable, "secrets")} UNION ${ids(endpointsTable, "headers")} UNION ${ids(documentsTable, "value")}`;
+}
+
+/** SQL selecting the sealed documents (values encrypted whole, see `Store.seal`). */
+export function sealedDocumentsSql(documentsTable: string): string {
+  return `SELECT namespace, key, value FROM ${documentsTable} WHERE value LIKE '${PREFIX}%'`;
 }

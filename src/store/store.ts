@@ -297,12 +297,20 @@ export interface Store {
   /** The id of the key endpoint secrets and header values are encrypted with at rest; null when stored in clear. */
   readonly encryptionKeyId: string | null;
   /**
-   * Re-encrypts every endpoint's secrets and header values under the main
-   * key, in batches of `batchSize` rows (each its own short transaction);
+   * Re-encrypts every endpoint's secrets and header values, and every sealed
+   * document, under the main key, in batches of `batchSize` rows (each its own short transaction);
    * returns how many endpoints were rewritten. Values already under the main
    * key are skipped, so it can be run again after an interruption.
    */
   reencryptSecrets(batchSize?: number): Promise<number>;
+  /**
+   * A value encrypted with the store's key, for a document that holds a
+   * credential (an inbound source's secret): stored sealed, re-encrypted by
+   * `reencryptSecrets`, checked at `migrate`. Clear text without a key.
+   */
+  seal(plain: string): string;
+  /** The clear value of `seal`'s output (clear values come back as they are). */
+  unseal(stored: string): string;
 
   /**
    * Retention, step 1: expunges (empties) the payloads of at most `limit`

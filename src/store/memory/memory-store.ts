@@ -73,6 +73,14 @@ export class MemoryStore implements Store {
   async reencryptSecrets(): Promise<number> {
     return 0;
   }
+
+  seal(plain: string): string {
+    return plain;
+  }
+
+  unseal(stored: string): string {
+    return stored;
+  }
   async ping(): Promise<void> {}
   async close(): Promise<void> {}
 

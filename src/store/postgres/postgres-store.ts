@@ -8,6 +8,7 @@ import {
   type EncryptionKeyOptions,
   encryptionKeyIdsSql,
   reencrypted,
+  sealedDocumentsSql,
 } from "../codec.js";
 import { LeaseOnInsert } from "../lease-on-insert.js";
 import { pageLimit, pageOrder, toPage } from "../paging.js";
@@ -293,7 +294,7 @@ export class PostgresStore implements Store {
         ]);
       }
     });
-    const keyIds = await this.#query<{ key_id: string }>(encryptionKeyIdsSql(this.#t.endpoints));
+    const keyIds = await this.#query<{ key_id: string }>(encryptionKeyIdsSql(this.#t.endpoints, this.#t.documents));
     assertKeysKnown(
       this.#codec,
       keyIds.rows.map((r) => r.key_id),
@@ -324,9 +325,30 @@ export class PostgresStore implements Store {
         );
         changed += updated.rowCount ?? 0;
       }
-      if (rows.length < batchSize) return changed;
+      if (rows.length < batchSize) break;
       after = rows[rows.length - 1]?.id ?? after;
     }
+    const sealed = await this.#query<{ namespace: string; key: string; value: string }>(
+      sealedDocumentsSql(this.#t.documents),
+    );
+    for (const row of sealed.rows) {
+      const value = reencrypted(this.#codec, row.value);
+      if (value === null) continue;
+      const updated = await this.#query(
+        `UPDATE ${this.#t.documents} SET value = $3 WHERE namespace = $1 AND key = $2 AND value = $4`,
+        [row.namespace, row.key, value, row.value],
+      );
+      changed += updated.rowCount ?? 0;
+    }
+    return changed;
+  }
+
+  seal(plain: string): string {
+    return this.#codec.encode(plain);
+  }
+
+  unseal(stored: string): string {
+    return this.#codec.decode(stored);
   }
 
   async ping(): Promise<void> {

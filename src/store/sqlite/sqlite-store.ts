@@ -8,6 +8,7 @@ import {
   type EncryptionKeyOptions,
   encryptionKeyIdsSql,
   reencrypted,
+  sealedDocumentsSql,
 } from "../codec.js";
 import { type EndpointQueueState, LeaseOnInsert } from "../lease-on-insert.js";
 import { pageLimit, pageOrder, toPage } from "../paging.js";
@@ -335,7 +336,7 @@ export class SqliteStore implements Store {
         );
       });
     }
-    const keyIds = db.prepare<[], { key_id: string }>(encryptionKeyIdsSql("endpoints")).all();
+    const keyIds = db.prepare<[], { key_id: string }>(encryptionKeyIdsSql("endpoints", "documents")).all();
     assertKeysKnown(
       this.#codec,
       keyIds.map((r) => r.key_id),
@@ -366,11 +367,38 @@ export class SqliteStore implements Store {
         }
         return batch;
       });
-      if (rows.length < batchSize) return changed;
+      if (rows.length < batchSize) break;
       after = rows[rows.length - 1]?.id ?? after;
       // Between batches the write lock is free for deliveries.
       await new Promise((resolve) => setImmediate(resolve));
     }
+    // Sealed documents are few (inbound sources): one transaction.
+    return (
+      changed +
+      this.#write(db, () => {
+        let sealed = 0;
+        const rows = db.prepare<[], { namespace: string; key: string; value: string }>(sealedDocumentsSql("documents"));
+        for (const row of rows.all()) {
+          const value = reencrypted(this.#codec, row.value);
+          if (value === null) continue;
+          db.prepare("UPDATE documents SET value = ? WHERE namespace = ? AND key = ?").run(
+            value,
+            row.namespace,
+            row.key,
+          );
+          sealed++;
+        }
+        return sealed;
+      })
+    );
+  }
+
+  seal(plain: string): string {
+    return this.#codec.encode(plain);
+  }
+
+  unseal(stored: string): string {
+    return this.#codec.decode(stored);
   }
 
   async ping(): Promise<void> {
