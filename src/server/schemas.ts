@@ -50,6 +50,10 @@ export const pageQuery = z.object({
 export const appCreateQuery = z.object({ get_if_exists: queryBool });
 
 export const messageListQuery = pageQuery.extend({
+  status: z.coerce.number().int().min(0).max(3).optional().meta({
+    description:
+      "hookline extension: only messages with at least one delivery in this state (0 success, 1 pending, 2 fail, 3 sending), applied to each page as channel and tag are",
+  }),
   channel: z.string().min(1).max(256).optional(),
   tag: z.string().min(1).max(256).optional(),
   before: queryDate,

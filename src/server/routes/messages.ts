@@ -1,6 +1,6 @@
 import { NotFoundError } from "../../core/errors.js";
 import type { Hookline } from "../../delivery/hookline.js";
-import type { AppRecord, AttemptRecord, MessageRecord, Page } from "../../store/store.js";
+import type { AppRecord, AttemptRecord, DeliveryStatus, MessageRecord, Page } from "../../store/store.js";
 import { ownedBy } from "../auth.js";
 import { listSchemas } from "../openapi.js";
 import { noContent, type RouteSpec, route } from "../routing.js";
@@ -28,6 +28,23 @@ async function messageOf(hl: Hookline, app: AppRecord, id: string): Promise<Mess
 }
 
 const HOUR_MS = 3_600_000;
+
+/** A delivery's state as Svix's MessageStatus numbers (a cancelled delivery is none of the four the filter offers). */
+const DELIVERY_STATUS: Record<DeliveryStatus, number> = {
+  delivered: MessageStatus.success,
+  pending: MessageStatus.pending,
+  failed: MessageStatus.fail,
+  sending: MessageStatus.sending,
+  cancelled: MessageStatus.canceled,
+};
+/** Deliveries read per message for the status filter: one page, as many as a message has endpoints in practice. */
+const DELIVERIES_PER_MESSAGE = 250;
+
+/** Whether one of the message's deliveries is in `status` (a MessageStatus number). */
+async function hasDeliveryIn(hl: Hookline, message: MessageRecord, status: number): Promise<boolean> {
+  const deliveries = await hl.deliveries.list({ messageId: message.id, limit: DELIVERIES_PER_MESSAGE });
+  return deliveries.data.some((delivery) => DELIVERY_STATUS[delivery.status] === status);
+}
 
 /** Svix's per-message retention: in days (`payloadRetentionPeriod`) or hours (`payloadRetentionHours`). */
 function payloadRetention(body: {
@@ -153,14 +170,14 @@ export function messageRoutes(): RouteSpec[] {
           ...(query.after !== undefined && { after: query.after }),
           ...(query.event_types && { eventTypes: query.event_types }),
         });
-        const kept = {
-          ...page,
-          data: page.data.filter(
-            (m) =>
-              (query.channel === undefined || (m.channels ?? []).includes(query.channel)) &&
-              (query.tag === undefined || (m.tags ?? []).includes(query.tag)),
-          ),
-        };
+        const data = page.data.filter(
+          (m) =>
+            (query.channel === undefined || (m.channels ?? []).includes(query.channel)) &&
+            (query.tag === undefined || (m.tags ?? []).includes(query.tag)),
+        );
+        const { status } = query;
+        const inStatus = status === undefined ? null : await Promise.all(data.map((m) => hasDeliveryIn(hl, m, status)));
+        const kept = { ...page, data: inStatus === null ? data : data.filter((_, i) => inStatus[i]) };
         return listOut(kept, (m) => messageToJson(m, query.with_content ?? true), query);
       },
     }),
