@@ -9,7 +9,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ensureBuilt, killAll, ROOT, type ServeProcess, startServe, tempDir } from "./cli-support.js";
 
@@ -73,6 +73,127 @@ async function screenshots(page: Page, name: string): Promise<void> {
     await page.screenshot({ path: join(SHOTS, `${name}-${scheme}.png`), fullPage: true });
   }
   await page.emulateMedia({ colorScheme: "light" });
+}
+
+/**
+ * The page's globals, typed only as far as the functions run in the page (page.evaluate) use them:
+ * this project compiles its Node code without the DOM library.
+ */
+interface PageElement {
+  tagName: string;
+  id: string;
+  textContent: string | null;
+  parentElement: PageElement | null;
+  matches(selector: string): boolean;
+}
+declare const document: {
+  activeElement: PageElement | null;
+  querySelectorAll(selector: string): Iterable<PageElement>;
+};
+declare function getComputedStyle(
+  el: PageElement,
+): Record<"color" | "backgroundColor" | "outlineWidth" | "outlineStyle", string>;
+
+/** A new tab, logged in with the admin key, showing the view at `path`. */
+async function logIn(path: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${serve.url}/ui/`);
+  await page.getByLabel("API key").fill(serve.adminToken ?? "");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("heading", { name: "Apps" }).waitFor();
+  await page.goto(`${serve.url}/ui/#${path}`);
+  return { context, page };
+}
+
+/** Presses "Filter" and waits until the filtered view is shown (it takes the focus from the pressed button). */
+async function filter(page: Page): Promise<void> {
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.waitForFunction(() => document.activeElement?.id === "main");
+}
+
+/** Presses Tab until the focused element matches `selector` (and has `text`, when given). */
+async function tabTo(page: Page, selector: string, text?: string): Promise<void> {
+  for (let i = 0; i < 60; i++) {
+    await page.keyboard.press("Tab");
+    const focused = await page.evaluate(
+      ([s, t]) => {
+        const el = document.activeElement;
+        return el?.matches(s as string) && (t === null || el.textContent === t);
+      },
+      [selector, text ?? null],
+    );
+    if (focused) return;
+  }
+  throw new Error(`Tab never reached ${selector} ${text ?? ""}`);
+}
+
+/** The focused element shows a focus indicator: it matches :focus-visible and draws an outline. */
+async function expectFocusRing(page: Page): Promise<void> {
+  const ring = await page.evaluate(() => {
+    const el = document.activeElement as PageElement;
+    const style = getComputedStyle(el);
+    return {
+      visible: el.matches(":focus-visible"),
+      width: Number.parseFloat(style.outlineWidth),
+      style: style.outlineStyle,
+    };
+  });
+  expect(ring.visible).toBe(true);
+  expect(ring.width).toBeGreaterThan(0);
+  expect(ring.style).not.toBe("none");
+}
+
+/**
+ * Runs in the page: for each named selector, the lowest WCAG 2.x contrast ratio of an element's
+ * text colour against its effective background (the first opaque background up its ancestors,
+ * with translucent ones blended over it). Every selector must match some element with text.
+ */
+function contrastRatios(selectors: Record<string, string>): Record<string, { ratio: number; where: string }> {
+  type Rgba = [number, number, number, number];
+  const parse = (css: string): Rgba => {
+    const srgb = /^color\(srgb ([\d.e-]+) ([\d.e-]+) ([\d.e-]+)(?: \/ ([\d.e-]+))?\)$/.exec(css);
+    if (srgb) return [Number(srgb[1]) * 255, Number(srgb[2]) * 255, Number(srgb[3]) * 255, Number(srgb[4] ?? 1)];
+    const rgb = /^rgba?\(([\d.]+), ([\d.]+), ([\d.]+)(?:, ([\d.]+))?\)$/.exec(css);
+    if (rgb) return [Number(rgb[1]), Number(rgb[2]), Number(rgb[3]), Number(rgb[4] ?? 1)];
+    throw new Error(`unexpected colour ${css}`);
+  };
+  const over = (top: Rgba, bottom: Rgba): Rgba => {
+    const a = top[3];
+    return [0, 1, 2].map((i) => (top[i] as number) * a + (bottom[i] as number) * (1 - a)).concat(1) as Rgba;
+  };
+  const background = (el: PageElement): Rgba => {
+    const layers: Rgba[] = [];
+    for (let node: PageElement | null = el; node !== null; node = node.parentElement) {
+      const colour = parse(getComputedStyle(node).backgroundColor);
+      if (colour[3] > 0) layers.push(colour);
+      if (colour[3] === 1) break;
+    }
+    // The canvas behind everything: white unless a layer above covers it.
+    return layers.reduceRight<Rgba>((below, layer) => over(layer, below), [255, 255, 255, 1]);
+  };
+  const luminance = ([r, g, b]: Rgba) => {
+    const channel = (c: number) => {
+      const s = c / 255;
+      return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+    };
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+  };
+  const result: Record<string, { ratio: number; where: string }> = {};
+  for (const [what, selector] of Object.entries(selectors)) {
+    for (const el of document.querySelectorAll(selector)) {
+      if (!el.textContent?.trim()) continue;
+      const back = background(el);
+      const text = over(parse(getComputedStyle(el).color), back);
+      const [light, dark] = [luminance(text), luminance(back)].sort((a, b) => b - a) as [number, number];
+      const ratio = (light + 0.05) / (dark + 0.05);
+      if (ratio < (result[what]?.ratio ?? Number.POSITIVE_INFINITY)) {
+        result[what] = { ratio, where: `${el.tagName.toLowerCase()} "${el.textContent.trim().slice(0, 30)}"` };
+      }
+    }
+    if (result[what] === undefined) throw new Error(`no text matches ${selector}`);
+  }
+  return result;
 }
 
 beforeAll(async () => {
@@ -194,16 +315,26 @@ describe("the UI", () => {
     await page.getByRole("cell", { name: "order.paid" }).waitFor();
     await page.getByRole("cell", { name: "example.ping" }).waitFor();
     await screenshots(page, "messages");
+    // The Status column, and the status filter: order.paid failed at the 500 endpoint, example.ping did not.
+    const paidRow = page.getByRole("row").filter({ has: page.getByRole("cell", { name: "order.paid" }) });
+    expect(await paidRow.getByRole("cell").last().textContent()).toBe("delivered · failed");
+    await page.getByLabel("Status").selectOption({ label: "Failed" });
+    await filter(page);
+    await page.waitForURL(/status=2/);
+    await page.getByRole("cell", { name: "example.ping" }).waitFor({ state: "detached" });
+    await page.getByRole("cell", { name: "order.paid" }).waitFor();
+    expect(await page.getByRole("row").count()).toBe(2);
+    expect(await page.getByLabel("Status").inputValue()).toBe("2");
     // Filters: by event type, then by time (nothing was sent after tomorrow).
     await page.getByLabel("Event type").fill("order.paid");
-    await page.getByRole("button", { name: "Filter" }).click();
+    await filter(page);
     await page.waitForURL(/event_types=order.paid/);
     await page.getByRole("cell", { name: "example.ping" }).waitFor({ state: "detached" });
     await page.getByRole("cell", { name: "order.paid" }).waitFor();
     const tomorrow = new Date(Date.now() + 86_400_000);
     const local = new Date(tomorrow.getTime() - tomorrow.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
     await page.getByLabel("Sent after").fill(local);
-    await page.getByRole("button", { name: "Filter" }).click();
+    await filter(page);
     await page.waitForURL(/after=/);
     await page.getByRole("cell", { name: "order.paid" }).waitFor({ state: "detached" });
     expect(await page.getByRole("row").count()).toBe(1); // the header row alone
@@ -246,6 +377,7 @@ describe("the UI", () => {
     await roPage.goto(readOnly.url);
     await roPage.getByRole("link", { name: `${okUrl}?mine` }).click();
     await roPage.getByRole("button", { name: "Show secret" }).waitFor();
+    expect(await roPage.getByRole("textbox", { name: /Sent with every webhook/ }).getAttribute("readonly")).toBe("");
     for (const name of [
       "Add endpoint",
       "Save",
@@ -255,6 +387,7 @@ describe("the UI", () => {
       "Rotate secret",
       "Recover",
       "Send example",
+      "Save headers",
     ]) {
       expect(await roPage.getByRole("button", { name }).count(), name).toBe(0);
     }
@@ -279,6 +412,107 @@ describe("the UI", () => {
     await expiredPage.getByRole("heading", { name: "This link has expired" }).waitFor();
     await expiredContext.close();
   }, 90_000);
+
+  test("endpoint headers: shown (a sensitive one by name only), edited, saved; after a reload they are there", async () => {
+    const app = await json("POST", "/app", { name: "Headers Inc" });
+    const endpoint = await json("POST", `/app/${app.id}/endpoint`, {
+      url: okUrl,
+      headers: { "X-Tenant": "t-1", Authorization: "Bearer very-secret" },
+    });
+    const { context, page } = await logIn(`/app/${app.id}/endpoint/${endpoint.id}`);
+    const box = page.getByRole("textbox", { name: /Sent with every webhook/ });
+    await box.waitFor();
+    expect((await box.inputValue()).split("\n")).toEqual(["X-Tenant: t-1", "Authorization: (hidden)"]);
+
+    await box.fill(`${await box.inputValue()}\nX-Team: payments`);
+    await page.getByRole("button", { name: "Save headers" }).click();
+    // The API has it, and the sensitive header is still there, though the page never saw its value.
+    const headersPath = `/app/${app.id}/endpoint/${endpoint.id}/headers`;
+    await expect
+      .poll(async () => (await json("GET", headersPath)).headers)
+      .toEqual({ "X-Tenant": "t-1", "X-Team": "payments" });
+    expect((await json("GET", headersPath)).sensitive).toEqual(["Authorization"]);
+    await page.reload();
+    await box.waitFor();
+    expect((await box.inputValue()).split("\n").sort()).toEqual([
+      "Authorization: (hidden)",
+      "X-Team: payments",
+      "X-Tenant: t-1",
+    ]);
+
+    // Dropping a line deletes that header; a line that is not "Name: value" is refused where it was typed.
+    await box.fill("X-Team: platform\nAuthorization: (hidden)");
+    await page.getByRole("button", { name: "Save headers" }).click();
+    await expect
+      .poll(async () => json("GET", headersPath))
+      .toEqual({
+        headers: { "X-Team": "platform" },
+        sensitive: ["Authorization"],
+      });
+    await page.reload();
+    await box.waitFor();
+    await box.fill("no colon here");
+    await page.getByRole("button", { name: "Save headers" }).click();
+    await page.getByRole("alert").filter({ hasText: "is not" }).waitFor();
+    expect((await json("GET", headersPath)).headers).toEqual({ "X-Team": "platform" });
+    await context.close();
+  }, 60_000);
+
+  test("keyboard only: log in, open an app, and every focused control shows a focus ring", async () => {
+    await json("POST", "/app", { name: "Keyboard Co" });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${serve.url}/ui/`);
+    await tabTo(page, "input[name=key]");
+    await page.keyboard.type(serve.adminToken ?? "");
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Apps" }).waitFor();
+    await page.waitForFunction(() => document.activeElement?.id === "main");
+
+    await tabTo(page, "a", "Keyboard Co");
+    await expectFocusRing(page);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Keyboard Co" }).waitFor();
+    // The new view's content has the focus, so the next Tab reaches its first link.
+    await page.waitForFunction(() => document.activeElement?.id === "main");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Messages");
+    await expectFocusRing(page);
+    await tabTo(page, "button", "Add endpoint");
+    await expectFocusRing(page);
+    await page.keyboard.press("Enter"); // an empty URL: the API refuses it, and the page says so
+    await page.getByRole("alert").waitFor();
+    await context.close();
+  }, 60_000);
+
+  test("contrast: text against its background is at least 4.5:1 (WCAG AA) in the light and the dark scheme", async () => {
+    const app = await json("POST", "/app", { name: "Contrast Ltd" });
+    await json("POST", `/app/${app.id}/endpoint`, { url: okUrl });
+    const disabled = await json("POST", `/app/${app.id}/endpoint`, { url: failUrl });
+    await json("PATCH", `/app/${app.id}/endpoint/${disabled.id}`, { disabled: true });
+    const { context, page } = await logIn(`/app/${app.id}`);
+    await page.getByRole("cell", { name: "Disabled" }).waitFor();
+    for (const scheme of ["light", "dark"] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      const ratios = await page.evaluate(contrastRatios, {
+        "main text": "main h1, main h2, main td",
+        "muted text": "th, label > span",
+        links: "main a, nav a",
+        buttons: "main button:not(.secondary)",
+        "secondary buttons": "button.secondary",
+        "good status": ".good",
+        "bad status": ".bad",
+      });
+      const lowest = Object.entries(ratios).sort(([, a], [, b]) => a.ratio - b.ratio)[0];
+      console.log(
+        `lowest contrast, ${scheme}: ${lowest?.[1].ratio.toFixed(2)}:1 (${lowest?.[0]}, ${lowest?.[1].where})`,
+      );
+      for (const [what, { ratio, where }] of Object.entries(ratios)) {
+        expect(ratio, `${scheme} ${what}: ${where}`).toBeGreaterThanOrEqual(4.5);
+      }
+    }
+    await context.close();
+  }, 60_000);
 
   test("--portal-origins sets frame-ancestors", async () => {
     const framed = await startServe(

@@ -63,11 +63,30 @@ const table = (heads: string[], rows: Child[][]) =>
     h("thead", {}, h("tr", {}, ...heads.map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, ...rows.map((cells) => h("tr", {}, ...cells.map((c) => h("td", {}, c))))),
   );
-const button = (label: string, onclick: () => unknown, secondary = false) =>
-  h("button", { type: "button", class: secondary ? "secondary" : undefined, onclick }, label);
+/** A button running `action`; what it throws is shown beside it. */
+function button(label: string, action: () => unknown, secondary = false): HTMLElement {
+  const el = h("button", { type: "button", class: secondary ? "secondary" : undefined }, label);
+  el.addEventListener("click", async () => {
+    if (el.nextElementSibling?.matches(".error")) el.nextElementSibling.remove();
+    try {
+      await action();
+    } catch (error) {
+      el.after(h("div", { class: "error", role: "alert" }, `Error: ${(error as Error).message}`));
+    }
+  });
+  return el;
+}
 const field = (label: string, input: HTMLElement) => h("label", {}, h("span", {}, label), input);
 const input = (name: string, value = "", type = "text") => h("input", { name, value, type }) as HTMLInputElement;
 const statusText = ["Success", "Pending", "Failed", "Sending"];
+/** A message's deliveries by Svix's MessageStatus number, as the Messages view names them. */
+const deliveryState = ["delivered", "pending", "failed", "sending"];
+const select = (name: string, value: string, options: [string, string][]) =>
+  h(
+    "select",
+    { name },
+    ...options.map(([v, text]) => h("option", { value: v, selected: v === value }, text)),
+  ) as HTMLSelectElement;
 
 function show(...children: Child[]): void {
   main.replaceChildren(...children.filter((c): c is Node | string => c !== null && c !== undefined && c !== false));
@@ -83,8 +102,7 @@ function loginView(): void {
         event.preventDefault();
         sessionStorage.setItem(KEY, key.value.trim());
         sessionStorage.removeItem(PORTAL);
-        location.hash = "#/apps";
-        void render();
+        go("/apps");
       },
     },
     field("API key", key),
@@ -225,11 +243,35 @@ function attemptsTable(appId: string, attempts: Json[], resend: boolean): HTMLEl
   );
 }
 
+const HIDDEN = "(hidden)";
+
+/** The edited "Name: value" lines as a PATCH: the headers to set and the stored ones no longer named. */
+function headerChanges(text: string, stored: { headers: Record<string, string>; sensitive: string[] }) {
+  const sensitive = new Set(stored.sensitive.map((name) => name.toLowerCase()));
+  const headers: Record<string, string> = {};
+  const named = new Set<string>();
+  for (const line of text.split("\n").filter((l) => l.trim())) {
+    const colon = line.indexOf(":");
+    if (colon < 1) throw new Error(`"${line.trim()}" is not "Name: value"`);
+    const name = line.slice(0, colon).trim();
+    const value = line.slice(colon + 1).trim();
+    named.add(name.toLowerCase());
+    // A sensitive header still shown as hidden keeps its value, which never reaches the browser
+    // (and is why this is a PATCH: a PUT would drop it).
+    if (value !== HIDDEN || !sensitive.has(name.toLowerCase())) headers[name] = value;
+  }
+  const deleteHeaders = [...Object.keys(stored.headers), ...stored.sensitive].filter(
+    (n) => !named.has(n.toLowerCase()),
+  );
+  return { headers, deleteHeaders };
+}
+
 async function endpointView(appId: string, endpointId: string): Promise<void> {
   const base = `/app/${e(appId)}/endpoint/${e(endpointId)}`;
   const ep = await api("GET", base);
   const attempts = (await api<{ data: Json[] }>("GET", `/app/${e(appId)}/attempt/endpoint/${e(endpointId)}?limit=50`))
     .data;
+  const stored = await api<{ headers: Record<string, string>; sensitive: string[] }>("GET", `${base}/headers`);
   const url = input("url", String(ep.url), "url");
   const description = input("description", String(ep.description));
   const types = input("filterTypes", ((ep.filterTypes as string[] | null) ?? []).join(", "));
@@ -246,6 +288,11 @@ async function endpointView(appId: string, endpointId: string): Promise<void> {
     return items.length > 0 ? items : null;
   };
   const write = canWrite();
+  const headers = h("textarea", { name: "headers", rows: "4", cols: "60", readonly: !write }) as HTMLTextAreaElement;
+  headers.value = [
+    ...Object.entries(stored.headers).map(([name, value]) => `${name}: ${value}`),
+    ...stored.sensitive.map((name) => `${name}: ${HIDDEN}`),
+  ].join("\n");
   show(
     h("p", {}, link(`/app/${appId}`, "← App")),
     h("h1", {}, String(ep.url)),
@@ -285,6 +332,13 @@ async function endpointView(appId: string, endpointId: string): Promise<void> {
         },
         true,
       ),
+    h("h2", {}, "Headers"),
+    field(`Sent with every webhook, one "Name: value" a line (sensitive values show as ${HIDDEN})`, headers),
+    write &&
+      button("Save headers", async () => {
+        await api("PATCH", `${base}/headers`, headerChanges(headers.value, stored));
+        await render();
+      }),
     h("h2", {}, "Signing secret"),
     h("p", {}, secret),
     button(
@@ -331,12 +385,31 @@ async function messagesView(appId: string, query: URLSearchParams): Promise<void
   const channel = input("channel", query.get("channel") ?? "");
   const after = input("after", query.get("after") ?? "", "datetime-local");
   const before = input("before", query.get("before") ?? "", "datetime-local");
+  const status = select("status", query.get("status") ?? "", [
+    ["", "Any"],
+    ["0", "Succeeded"],
+    ["1", "Pending"],
+    ["2", "Failed"],
+    ["3", "Sending"],
+  ]);
   const params = new URLSearchParams({ limit: "100" });
   if (eventType.value) params.set("event_types", eventType.value);
   if (channel.value) params.set("channel", channel.value);
   if (after.value) params.set("after", new Date(after.value).toISOString());
   if (before.value) params.set("before", new Date(before.value).toISOString());
-  const messages = (await api<{ data: Json[] }>("GET", `/app/${e(appId)}/msg?${params}`)).data;
+  // The same page once per delivery state (the API filters each page alike): the Status column, and the filter's answer.
+  const [any, ...byState] = await Promise.all(
+    ["", "0", "1", "2", "3"].map(
+      async (s) => (await api<{ data: Json[] }>("GET", `/app/${e(appId)}/msg?${params}${s && `&status=${s}`}`)).data,
+    ),
+  );
+  const messages = (status.value === "" ? any : byState[Number(status.value)]) ?? [];
+  const states = (id: unknown) =>
+    byState.flatMap((page, state) =>
+      page.some((m) => m.id === id)
+        ? [h("span", { class: state === 0 ? "good" : state === 2 ? "bad" : undefined }, deliveryState[state])]
+        : [],
+    );
   show(
     h("p", {}, link(`/app/${appId}`, "← App")),
     h("h1", {}, "Messages"),
@@ -344,6 +417,7 @@ async function messagesView(appId: string, query: URLSearchParams): Promise<void
     field("Channel", channel),
     field("Sent after", after),
     field("Sent before", before),
+    field("Status", status),
     button("Filter", () => {
       const q = new URLSearchParams();
       for (const [name, el] of [
@@ -351,14 +425,20 @@ async function messagesView(appId: string, query: URLSearchParams): Promise<void
         ["channel", channel],
         ["after", after],
         ["before", before],
+        ["status", status],
       ] as const) {
         if (el.value) q.set(name, el.value);
       }
-      location.hash = `#/app/${appId}/messages?${q}`;
+      go(`/app/${appId}/messages?${q}`);
     }),
     table(
-      ["Message", "Event type", "Time"],
-      messages.map((m) => [link(`/app/${appId}/msg/${m.id}`, String(m.id)), String(m.eventType), when(m.timestamp)]),
+      ["Message", "Event type", "Time", "Status"],
+      messages.map((m) => [
+        link(`/app/${appId}/msg/${m.id}`, String(m.id)),
+        String(m.eventType),
+        when(m.timestamp),
+        h("span", {}, ...states(m.id).flatMap((span, i) => (i === 0 ? [span] : [" · ", span]))),
+      ]),
     ),
   );
 }
@@ -486,11 +566,18 @@ async function render(): Promise<void> {
 function logout(): void {
   sessionStorage.removeItem(KEY);
   sessionStorage.removeItem(PORTAL);
-  location.hash = "";
-  void render();
+  go("");
 }
 
 applyTheme();
 takePortalLink();
-window.addEventListener("hashchange", () => void render());
+// After a move to another view, keyboard and screen-reader users start at its content, not at a link that is gone.
+const navigated = () => void render().then(() => main.focus());
+/** Shows the view at `path`, rendering it again when the address already names it. */
+function go(path: string): void {
+  const before = location.hash;
+  location.hash = path && `#${path}`;
+  if (location.hash === before) navigated();
+}
+window.addEventListener("hashchange", navigated);
 void render();
