@@ -68,7 +68,7 @@ describe("statistics", () => {
     const other = await h.createApp("Other");
     const token = await h.appToken(other);
     for (const path of ["hourly", "endpoint-health"]) {
-      expect((await h.call("GET", `/api/v1/app/${mine}/stats/${path}`, { token })).statusCode).toBe(404);
+      expect((await h.call("GET", `/api/v1/app/${mine}/stats/${path}`, { token })).statusCode).toBe(403);
     }
   });
 });

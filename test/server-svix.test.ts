@@ -292,7 +292,7 @@ describe.each([
     const endpoint = await scoped.endpoint.create(mine.id, { url: hooks.url });
     expect((await scoped.endpoint.list(mine.id)).data.map((e) => e.id)).toEqual([endpoint.id]);
     await scoped.message.create(mine.id, { eventType: "x", payload: {} });
-    expect((await apiError<HttpErrorOut>(scoped.endpoint.list(other.id))).code).toBe(404);
+    expect((await apiError<HttpErrorOut>(scoped.endpoint.list(other.id))).code).toBe(403);
     expect((await apiError<HttpErrorOut>(scoped.application.list())).code).toBe(403);
     await until(() => hooks.requests.length === 1);
   });
