@@ -11,6 +11,8 @@
  * requests and the distinct `webhook-id`s it gets, so "delivered" is measured
  * where the webhooks land, not where the server says they went.
  *
+ * Runs: A the default (`serve` starts its workers in a second process), A1
+ * `--processes 1` (API and workers in one process), B `--no-workers`.
  * Reported: accepted messages/s (2xx answers), delivered messages/s (at the
  * receiver) while sending, the backlog when sending stops and how long it
  * takes to drain, API latency p50/p90/p99/max under that load, and the CPU
@@ -271,7 +273,7 @@ async function freePort(): Promise<number> {
 }
 
 /** What one `hookline serve` process runs: both halves, the API alone, or the delivery workers alone. */
-type ServeRole = "api+workers" | "api" | "workers";
+type ServeRole = "api+workers" | "api+workers, one process" | "api" | "workers";
 
 interface ServerStartOptions {
   db: string;
@@ -322,6 +324,7 @@ class ServeProcess {
       api ? options.logLevel : "info",
       ...(api ? ["--host", "127.0.0.1", "--port", String(port)] : ["--no-api"]),
       ...(options.role === "api" ? ["--no-workers"] : []),
+      ...(options.role === "api+workers, one process" ? ["--processes", "1"] : []),
     ];
     // A clean environment for the flags above: no HOOKLINE_* from the caller's shell.
     const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("HOOKLINE_")));
@@ -530,7 +533,7 @@ export interface IngestRun {
  * `ingest-only` — `--no-workers`; `split` — an API process (`--no-workers`) and a workers process
  * (`--no-api`) on the same SQLite file, so each can have a core.
  */
-export type RunMode = "together" | "ingest-only" | "split";
+export type RunMode = "together" | "one-process" | "ingest-only" | "split";
 
 interface RunOptions {
   label: string;
@@ -611,7 +614,7 @@ async function runOnce(options: RunOptions, receiver: CountingReceiver, dir: str
       role,
       logLevel: options.logLevel,
       cpuProfDir: options.cpuProfDir,
-      cpuProfName: `serve-${options.mode}-${role.replace("+", "-")}-${process.pid}.cpuprofile`,
+      cpuProfName: `serve-${options.mode}-${role.replace(/\W+/g, "-")}-${process.pid}.cpuprofile`,
     });
     servers.push(server);
     return server;
@@ -619,7 +622,9 @@ async function runOnce(options: RunOptions, receiver: CountingReceiver, dir: str
   let run: Omit<IngestRun, "stored">;
   try {
     // The API process first: it creates the database (and the admin key) the workers process opens.
-    const server = await start(options.mode === "together" ? "api+workers" : "api");
+    const role: ServeRole =
+      options.mode === "together" ? "api+workers" : options.mode === "one-process" ? "api+workers, one process" : "api";
+    const server = await start(role);
     if (options.mode === "split") await start("workers");
     run = await measure(options, workers, server, servers, receiver);
   } finally {
@@ -827,6 +832,8 @@ export interface IngestSummary extends BenchReport {
   withWorkers: IngestRun;
   /** `--no-workers`: the API alone, every message left queued. */
   ingestOnly: IngestRun;
+  /** `--processes 1`: the API and the workers sharing one process, as before the default split. */
+  oneProcess: IngestRun;
   /** min(accepted/s, delivered/s) with workers, the headline figure. */
   acceptedAndDeliveredPerSecond: number;
   /** acceptedAndDeliveredPerSecond / target. */
@@ -838,7 +845,7 @@ export interface IngestSummary extends BenchReport {
   /** API p99 latency under the load with workers, ms. */
   p99LatencyMs: number;
   /**
-   * Server CPU per message over its whole life, µs: ingest (B, per accepted) plus delivery (A's
+   * Server CPU per message over its whole life, µs: ingest (B, per accepted) plus delivery (A1's
    * drain, per delivered). Steadier than rates when other processes share the machine.
    */
   serverCpuMicrosPerMessage: number;
@@ -995,8 +1002,9 @@ export async function main(options: BenchOptions = { durationMs: durationFromEnv
   try {
     receiver = await CountingReceiver.start();
     const common = { warmupMs, durationMs, drainTimeoutMs, logLevel, cpuProfDir };
-    runs.push(await runOnce({ ...common, label: "A serve (API + workers)", mode: "together" }, receiver, dir));
+    runs.push(await runOnce({ ...common, label: "A serve (API + workers process)", mode: "together" }, receiver, dir));
     runs.push(await runOnce({ ...common, label: "B serve --no-workers", mode: "ingest-only" }, receiver, dir));
+    runs.push(await runOnce({ ...common, label: "A1 serve --processes 1", mode: "one-process" }, receiver, dir));
     if (split) {
       runs.push(
         await runOnce({ ...common, label: "C --no-workers + --no-api (2 processes)", mode: "split" }, receiver, dir),
@@ -1007,7 +1015,12 @@ export async function main(options: BenchOptions = { durationMs: durationFromEnv
     await receiver?.stop();
     await rm(dir, { recursive: true, force: true });
   }
-  const [withWorkers, ingestOnly, splitRun] = runs as [IngestRun, IngestRun, IngestRun | undefined];
+  const [withWorkers, ingestOnly, oneProcess, splitRun] = runs as [
+    IngestRun,
+    IngestRun,
+    IngestRun,
+    IngestRun | undefined,
+  ];
 
   printRuns(runs, baseline);
   const failed = runs.reduce((sum, run) => sum + run.rejected + run.errors, baseline.failed);
@@ -1027,8 +1040,9 @@ export async function main(options: BenchOptions = { durationMs: durationFromEnv
     acceptedWithWorkersToIngestOnly: withWorkers.acceptedPerSecond / ingestOnly.acceptedPerSecond,
     ingestOnlyRatioToTarget: ingestOnly.acceptedPerSecond / TARGET_MESSAGES_PER_SECOND,
     p99LatencyMs: withWorkers.latencyMs.p99,
-    serverCpuMicrosPerMessage: ingestOnly.serverCpuMicrosPerAccepted + withWorkers.serverCpuMicrosPerDrained,
-    projectedPerServerCore: 1_000_000 / (ingestOnly.serverCpuMicrosPerAccepted + withWorkers.serverCpuMicrosPerDrained),
+    serverCpuMicrosPerMessage: ingestOnly.serverCpuMicrosPerAccepted + oneProcess.serverCpuMicrosPerDrained,
+    projectedPerServerCore: 1_000_000 / (ingestOnly.serverCpuMicrosPerAccepted + oneProcess.serverCpuMicrosPerDrained),
+    oneProcess,
     bareFastify: baseline,
     ingestOnlyToBareFastify: ingestOnly.acceptedPerSecond / baseline.acceptedPerSecond,
     ...(splitRun !== undefined && { split: splitRun }),
@@ -1047,8 +1061,11 @@ export async function main(options: BenchOptions = { durationMs: durationFromEnv
       `\ningest-only ceiling (--no-workers): ${formatCount(ingestOnly.acceptedPerSecond)} msg/s` +
       ` → ${formatRatio(summary.ingestOnlyRatioToTarget)} of the target;` +
       ` with workers the API accepts ${formatRatio(summary.acceptedWithWorkersToIngestOnly)} of that.` +
+      `\nthe workers in their own process (the default) against one process: ` +
+      `${formatRatio(acceptedAndDeliveredPerSecond / oneProcess.acceptedAndDeliveredPerSecond)}` +
+      ` (${formatCount(oneProcess.acceptedAndDeliveredPerSecond)} msg/s and p99 ${oneDecimal(oneProcess.latencyMs.p99)} ms with --processes 1).` +
       `\nserver CPU per message: ingest ${oneDecimal(ingestOnly.serverCpuMicrosPerAccepted)} µs (B),` +
-      ` delivery ${oneDecimal(withWorkers.serverCpuMicrosPerDrained)} µs (A, draining)` +
+      ` delivery ${oneDecimal(oneProcess.serverCpuMicrosPerDrained)} µs (A1, draining)` +
       ` → one core to itself would sustain ~${formatCount(summary.projectedPerServerCore)} accepted-and-delivered msg/s` +
       ` (${formatRatio(summary.projectedPerServerCore / TARGET_MESSAGES_PER_SECOND)} of the target).` +
       `\nbaseline: a bare fastify route under the same load answers ${formatCount(baseline.acceptedPerSecond)} req/s;` +

@@ -188,6 +188,13 @@ export interface HooklineEvents {
   /** An endpoint started a run of failures (a warning before it may be disabled). */
   "endpoint:failing": [{ endpointId: string; failingSince: number }];
   "endpoint:disabled": [{ endpointId: string; reason: string }];
+  /**
+   * Deliveries became due through this process (a send, a resend, a recovery,
+   * an endpoint enabled). Workers in this process are woken already; a worker
+   * in another process on the same SQLite file (which has no LISTEN/NOTIFY)
+   * needs its `wake()` called.
+   */
+  "work:queued": [];
   /** A background purge pass expunged payloads or deleted history (see `retention`). */
   "retention:purged": [PurgeReport];
   /** Infrastructure trouble in the background worker (the store unreachable); it retries by itself. */
@@ -391,6 +398,7 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
       throw error;
     }
     this.#worker.settleSend(claim, { message, deliveries, endpoints }, result);
+    if (result.created && result.deliveryCount > 0) this.emit("work:queued");
     return {
       messageId: result.message.id,
       eventId: result.message.eventId,
@@ -442,6 +450,21 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
   processDue(): Promise<number> {
     this.#assertOpen();
     return this.#worker.processDue();
+  }
+
+  /**
+   * Tells this process's workers that deliveries may be due now, written by
+   * another process (see the `work:queued` event); without it they find them
+   * at their next poll (`pollIntervalMs`).
+   */
+  wake(): void {
+    this.#worker.wake();
+  }
+
+  /** Wakes this process's workers and tells other processes' (see `work:queued`). */
+  #queued(): void {
+    this.#worker.wake();
+    this.emit("work:queued");
   }
 
   /**
@@ -611,7 +634,7 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
     enable: async (id: string): Promise<Endpoint> => {
       await this.#endpoint(id);
       const endpoint = await this.#patchEndpoint(id, { disabled: false, disabledReason: null, failingSince: null });
-      this.#worker.wake();
+      this.#queued();
       return endpoint;
     },
     /** Disables an endpoint: no new deliveries, and its pending ones wait until it is enabled. */
@@ -645,7 +668,7 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
       const since = toMs("since", options?.since);
       const until = options.until === undefined ? now + 1 : toMs("until", options.until);
       const count = await this.store.recoverEndpoint(id, since, until, now);
-      if (count > 0) this.#worker.wake();
+      if (count > 0) this.#queued();
       return { count };
     },
   };
@@ -691,7 +714,7 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
         updatedAt: now,
       };
       await this.store.addDelivery(added);
-      this.#worker.wake();
+      this.#queued();
       return added;
     },
     /**
@@ -729,7 +752,7 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
         }
         throw new ConflictError(`delivery ${id} is being sent right now`);
       }
-      this.#worker.wake();
+      this.#queued();
       return delivery;
     },
   };

@@ -1,4 +1,5 @@
 import type { AddressInfo } from "node:net";
+import { availableParallelism } from "node:os";
 import { Command, Option } from "commander";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
@@ -7,6 +8,7 @@ import type { Hookline } from "../../delivery/hookline.js";
 import { CliError, UsageError } from "../errors.js";
 import { envFlag, parseInteger, parseList, parsePort } from "../options.js";
 import { type KeySource, openStore, resolveKeySource, type StoreFlags, withStoreOptions } from "../store.js";
+import { connectToParent, onParentGone, WORKER_ROLE_ENV, WorkerProcess } from "../worker-process.js";
 
 const DAY_MS = 24 * 3_600_000;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -30,6 +32,7 @@ interface ServeFlags extends StoreFlags {
   /** Requests per second per API key; 0 turns the limit off. */
   rateLimit?: number;
   rateLimitBurst?: number;
+  processes: number;
   retentionDays: number;
   historyDays: number;
   shutdownTimeout: number;
@@ -136,6 +139,15 @@ export function serveCommand(): Command {
         .default(DEFAULTS.serveHistoryDays),
     )
     .addOption(
+      new Option(
+        "--processes <n>",
+        "1: API and workers in this process; 2: the workers in a second process, so each gets a core (default 2 with two or more cores)",
+      )
+        .env("HOOKLINE_PROCESSES")
+        .argParser(parseInteger(1, 2))
+        .default(availableParallelism() >= 2 ? 2 : 1),
+    )
+    .addOption(
       new Option("--shutdown-timeout <ms>", "time attempts in flight get to finish on SIGTERM")
         .env("HOOKLINE_SHUTDOWN_TIMEOUT")
         .argParser(parseInteger(0))
@@ -166,11 +178,11 @@ flight get --shutdown-timeout ms, the rest are given back for the next start.`,
     });
 }
 
-async function createLogger(level: string): Promise<Logger> {
+async function createLogger(level: string, role?: "api" | "workers"): Promise<Logger> {
   const { pino } = await import("pino");
   const options = {
     level,
-    base: { service: "hookline" },
+    base: { service: "hookline", ...(role && { process: role }) },
     // Belt and braces: the server never logs these, and nor may anything else.
     redact: {
       paths: [
@@ -241,7 +253,9 @@ async function serve(flags: ServeFlags): Promise<void> {
   // Listen for signals before anything is announced: whoever reads "listening" may stop us at once.
   // The listeners stay: a second signal, while shutting down, exits at once.
   let signals = 0;
-  const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
+  let requestStop: (reason: string) => void = () => {};
+  const stopRequested = new Promise<string>((resolve) => {
+    requestStop = resolve;
     const onSignal = (signal: NodeJS.Signals) => {
       if (++signals === 1) return resolve(signal);
       process.stderr.write(`${signal} again: exiting without waiting for attempts in flight\n`);
@@ -250,7 +264,15 @@ async function serve(flags: ServeFlags): Promise<void> {
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
   });
-  const logger = await createLogger(flags.logLevel);
+  // The process `serve` starts for its workers runs this same command with the role set.
+  const isWorkerProcess = process.env[WORKER_ROLE_ENV] === "workers";
+  if (isWorkerProcess) {
+    flags.api = false;
+    // Watched from the start: the service's process may die (even by SIGKILL) while this one starts.
+    onParentGone(() => requestStop("the service's main process is gone"));
+  }
+  const split = !isWorkerProcess && flags.api && flags.workers !== false && flags.processes > 1;
+  const logger = await createLogger(flags.logLevel, isWorkerProcess ? "workers" : split ? "api" : undefined);
   const { createHookline } = await import("../../delivery/hookline.js");
   const keys = resolveKeySource(flags, { createDefault: true });
   logKeySource(keys, logger);
@@ -274,24 +296,15 @@ async function serve(flags: ServeFlags): Promise<void> {
     throw new CliError(`cannot open the store (${where}): ${(error as Error).message}`, 1, { cause: error });
   }
   hookline.on("error", (error) => logger.error({ err: error }, "delivery worker error"));
-  hookline.on("delivery:exhausted", (e) =>
-    logger.warn(
-      { deliveryId: e.deliveryId, messageId: e.messageId, endpointId: e.endpointId, appId: e.appId },
-      "delivery failed after its last attempt",
-    ),
-  );
-  hookline.on("retention:purged", (r) =>
-    logger.info(
-      { expunged: r.expunged, deleted: r.deleted, batches: r.batches, longestBatchMs: Math.round(r.longestBatchMs) },
-      "retention: expunged payloads and deleted history",
-    ),
-  );
-  hookline.on("endpoint:failing", (e) => logger.warn({ endpointId: e.endpointId }, "endpoint started failing"));
-  hookline.on("endpoint:disabled", (e) =>
-    logger.warn({ endpointId: e.endpointId, reason: e.reason }, "endpoint disabled"),
-  );
+  if (isWorkerProcess) {
+    // The API's process logs and counts this process's events.
+    connectToParent(hookline);
+  } else {
+    logEngineEvents(hookline, logger);
+  }
 
   let server: FastifyInstance | null = null;
+  let workerProcess: WorkerProcess | null = null;
   try {
     if (flags.api) {
       await ensureAdminKey(hookline, flags.adminToken || undefined, logger);
@@ -313,14 +326,22 @@ async function serve(flags: ServeFlags): Promise<void> {
         throw new CliError(`cannot listen on ${flags.host}:${flags.port}: ${code}`, 1, { cause: error });
       }
     }
-    if (flags.workers !== false) await hookline.start();
+    if (split) {
+      workerProcess = new WorkerProcess(hookline, logger, (error) => {
+        logger.fatal({ err: error }, "giving up on the delivery workers");
+        requestStop("the delivery workers keep failing");
+      });
+      workerProcess.start();
+    } else if (flags.workers !== false) {
+      await hookline.start();
+    }
   } catch (error) {
     await server?.close().catch(() => {});
     await hookline.close({ timeoutMs: 1_000 }).catch(() => {});
     throw error;
   }
 
-  const workers = flags.workers === false ? "off" : "on";
+  const workers = flags.workers === false ? "off" : split ? `in process ${workerProcess?.pid}` : "on";
   if (server) {
     const address = server.server.address() as AddressInfo;
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
@@ -334,13 +355,35 @@ async function serve(flags: ServeFlags): Promise<void> {
   logger.info({ signal }, "shutting down");
   try {
     await server?.close();
-    await hookline.close({ timeoutMs: flags.shutdownTimeout });
+    await workerProcess?.stop(flags.shutdownTimeout);
+    // Orphaned workers stop at once: nobody is left to hand their results to.
+    await hookline.close({ timeoutMs: isWorkerProcess && !process.connected ? 1_000 : flags.shutdownTimeout });
   } catch (error) {
     logger.error({ err: error }, "shutdown failed");
     process.exit(1);
   }
   logger.info("stopped");
   process.exit(0);
+}
+
+/** Logs what operators act on: exhausted deliveries, failing and disabled endpoints, retention passes. */
+function logEngineEvents(hookline: Hookline, logger: Logger): void {
+  hookline.on("delivery:exhausted", (e) =>
+    logger.warn(
+      { deliveryId: e.deliveryId, messageId: e.messageId, endpointId: e.endpointId, appId: e.appId },
+      "delivery failed after its last attempt",
+    ),
+  );
+  hookline.on("retention:purged", (r) =>
+    logger.info(
+      { expunged: r.expunged, deleted: r.deleted, batches: r.batches, longestBatchMs: Math.round(r.longestBatchMs) },
+      "retention: expunged payloads and deleted history",
+    ),
+  );
+  hookline.on("endpoint:failing", (e) => logger.warn({ endpointId: e.endpointId }, "endpoint started failing"));
+  hookline.on("endpoint:disabled", (e) =>
+    logger.warn({ endpointId: e.endpointId, reason: e.reason }, "endpoint disabled"),
+  );
 }
 
 /** `--rate-limit` and `--rate-limit-burst` as the server's `rateLimit` option; nothing when neither is given. */
