@@ -172,6 +172,27 @@ describe("inbound sources", () => {
       data: Array<{ id: string }>;
     };
     expect(list.data.map((s) => s.id)).toEqual([source.id]);
+    // Paging as every list pages: newest first, iterator onward, order=ascending oldest first.
+    const more = [];
+    for (const provider of ["github", "slack"]) {
+      const created = await fetch(`${base}/api/v1/app/${appId}/source`, {
+        method: "POST",
+        headers: auth,
+        body: JSON.stringify({ provider, secret: "s" }),
+      });
+      more.push(((await created.json()) as { id: string }).id);
+    }
+    const page = async (query: string) =>
+      (await (await fetch(`${base}/api/v1/app/${appId}/source?${query}`, { headers: auth })).json()) as {
+        data: Array<{ id: string }>;
+        iterator: string | null;
+      };
+    const all = [source.id, ...more];
+    const first = await page("limit=2");
+    expect(first.data.map((s) => s.id)).toEqual([...all].reverse().slice(0, 2));
+    expect((await page(`limit=2&iterator=${first.iterator}`)).data.map((s) => s.id)).toEqual([source.id]);
+    expect((await page("order=ascending")).data.map((s) => s.id)).toEqual(all);
+    for (const id of more) await fetch(`${base}/api/v1/app/${appId}/source/${id}`, { method: "DELETE", headers: auth });
     const otherApp = await h.createApp("other");
     const otherToken = await h.appToken(otherApp);
     const foreign = await fetch(`${base}/api/v1/app/${otherApp}/source/${source.id}`, {

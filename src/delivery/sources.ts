@@ -1,6 +1,7 @@
 import type { Clock } from "../core/clock.js";
 import { ConfigurationError, NotFoundError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
+import { pageLimit } from "../store/paging.js";
 import type { Page, PageOptions, Store } from "../store/store.js";
 
 const NAMESPACE = "source";
@@ -87,21 +88,23 @@ export class Sources {
     return JSON.parse(this.#store.unseal(document.value)) as InboundSourceWithSecrets;
   }
 
-  /** An app's sources, newest first. */
+  /** An app's sources, newest first (oldest first with `order: "ascending"`). */
   async list(appId: string, options: PageOptions = {}): Promise<Page<InboundSource>> {
     const all: InboundSource[] = [];
-    let cursor: string | undefined;
+    let next: string | undefined;
     do {
-      const page = await this.#store.listDocuments(NAMESPACE, { limit: 250, ...(cursor && { cursor }) });
+      const page = await this.#store.listDocuments(NAMESPACE, { limit: 250, ...(next && { cursor: next }) });
       for (const d of page.data) {
         const source = JSON.parse(this.#store.unseal(d.value)) as InboundSourceWithSecrets;
         if (source.appId === appId) all.push(withoutSecrets(source));
       }
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor !== undefined);
-    all.sort((a, b) => (a.id < b.id ? 1 : -1));
-    const limit = options.limit ?? 50;
-    const from = options.cursor === undefined ? all : all.filter((s) => s.id < (options.cursor as string));
+      next = page.nextCursor ?? undefined;
+    } while (next !== undefined);
+    const ascending = options.order === "ascending";
+    const cursor = options.cursor;
+    all.sort((a, b) => ((a.id < b.id) === ascending ? -1 : 1));
+    const from = cursor === undefined ? all : all.filter((s) => (ascending ? s.id > cursor : s.id < cursor));
+    const limit = pageLimit(options);
     const data = from.slice(0, limit);
     return { data, nextCursor: from.length > limit ? (data[data.length - 1]?.id ?? null) : null };
   }
