@@ -102,7 +102,7 @@ export class Sources {
     } while (next !== undefined);
     const ascending = options.order === "ascending";
     const cursor = options.cursor;
-    all.sort((a, b) => ((a.id < b.id) === ascending ? -1 : 1));
+    all.sort((a, b) => (a.id < b.id === ascending ? -1 : 1));
     const from = cursor === undefined ? all : all.filter((s) => (ascending ? s.id > cursor : s.id < cursor));
     const limit = pageLimit(options);
     const data = from.slice(0, limit);
