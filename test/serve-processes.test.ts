@@ -3,9 +3,10 @@
  * (`--processes 2`, so the API and the deliveries each get a core): killed
  * for real, restarted, and never outliving the service.
  */
+import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ensureBuilt, killAll, startServe, tempDir } from "./cli-support.js";
+import { CLI, childEnv, ensureBuilt, killAll, ROOT, startServe, tempDir } from "./cli-support.js";
 import { startServer, type TestServer } from "./support/http-server.js";
 
 let receiver: TestServer | null = null;
@@ -97,6 +98,35 @@ describe("hookline serve with its workers in a second process", () => {
     await until(() => serve.proc.stdout().includes('"process":"workers"'));
     await serve.proc.stop("SIGKILL");
     await until(() => !alive(workers), 10_000);
+  }, 60_000);
+
+  it("Ctrl-C (SIGINT to the whole process group) stops the API first, then the workers, both gracefully", async () => {
+    await ensureBuilt();
+    const db = join(tempDir("hookline-processes"), "hookline.db");
+    // Its own process group, as a terminal's foreground job is.
+    const child = spawn(process.execPath, [CLI, "serve", "--db", db, "--port", "0"], {
+      cwd: ROOT,
+      env: childEnv(),
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    try {
+      await until(() => out.includes('"process":"workers"') && out.includes("hookline listening"));
+      process.kill(-(child.pid as number), "SIGINT");
+      expect(await exited).toBe(0);
+      const order = [...out.matchAll(/"process":"(api|workers)"[^\n]*"msg":"(shutting down|stopped)"/g)].map(
+        (m) => `${m[1]} ${m[2]}`,
+      );
+      expect(order).toEqual(["api shutting down", "workers shutting down", "workers stopped", "api stopped"]);
+      expect(out).toMatch(/"process":"workers","signal":"SIGTERM"/);
+    } finally {
+      if (child.exitCode === null) process.kill(-(child.pid as number), "SIGKILL");
+    }
   }, 60_000);
 
   it("--processes 1 keeps the workers in the service's own process", async () => {

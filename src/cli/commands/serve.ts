@@ -252,6 +252,8 @@ async function ensureAdminKey(hookline: Hookline, adminToken: string | undefined
 async function serve(flags: ServeFlags): Promise<void> {
   // Listen for signals before anything is announced: whoever reads "listening" may stop us at once.
   // The listeners stay: a second signal, while shutting down, exits at once.
+  // The process `serve` starts for its workers runs this same command with the role set.
+  const isWorkerProcess = process.env[WORKER_ROLE_ENV] === "workers";
   let signals = 0;
   let requestStop: (reason: string) => void = () => {};
   const stopRequested = new Promise<string>((resolve) => {
@@ -262,10 +264,10 @@ async function serve(flags: ServeFlags): Promise<void> {
       process.exit(1);
     };
     process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
+    // Ctrl-C reaches the whole process group: the workers' process leaves it to the service's,
+    // which stops the API first and then asks the workers to finish (SIGTERM).
+    process.on("SIGINT", isWorkerProcess ? () => {} : onSignal);
   });
-  // The process `serve` starts for its workers runs this same command with the role set.
-  const isWorkerProcess = process.env[WORKER_ROLE_ENV] === "workers";
   if (isWorkerProcess) {
     flags.api = false;
     // Watched from the start: the service's process may die (even by SIGKILL) while this one starts.
