@@ -11,6 +11,9 @@ export interface ClientFlags {
   json?: boolean;
 }
 
+/** Client options of a command about one application (`--app`). */
+export type AppFlags = ClientFlags & { app: string };
+
 export interface PageFlags {
   limit?: number;
   iterator?: string;

@@ -4,7 +4,7 @@ import { generateEncryptionKey, parseKeyList } from "../store/codec.js";
 import type { Store } from "../store/store.js";
 import { UsageError } from "./errors.js";
 
-export const DEFAULT_DB = "./hookline.db";
+const DEFAULT_DB = "./hookline.db";
 
 /** The options of the commands that open a store themselves (`serve`, `keys rotate-main`). */
 export interface StoreFlags {
@@ -59,18 +59,18 @@ export function resolveKeySource(flags: StoreFlags, options: { createDefault: bo
   const path = `${flags.db ?? DEFAULT_DB}.key`;
   if (existsSync(path)) return { kind: "file", path, created: false };
   if (!options.createDefault) return { kind: "none" };
-  writeKeyFile(path, [generateEncryptionKey()], "wx");
+  writeKeyFile(path, [generateEncryptionKey()]);
   return { kind: "file", path, created: true };
 }
 
 /**
- * Writes a key file readable by its owner only. `wx` never replaces an
- * existing file; `w` is for a rotation, which writes a new file and renames
- * it over the old one so a reader never sees half a file.
+ * Writes a new key file readable by its owner only; an existing file is
+ * never replaced (a rotation writes a new one and renames it over the old,
+ * so a reader never sees half a file).
  */
-export function writeKeyFile(path: string, keys: readonly string[], flag: "wx"): void {
+export function writeKeyFile(path: string, keys: readonly string[]): void {
   const text = `# hookline encryption keys: the first encrypts, every one decrypts. Keep this file secret.\n${keys.join("\n")}\n`;
-  writeFileSync(path, text, { mode: 0o600, flag });
+  writeFileSync(path, text, { mode: 0o600, flag: "wx" });
 }
 
 /** Opens the store the flags name, with its encryption keys. */

@@ -20,7 +20,7 @@ type EventBatch = Array<[Forwarded, unknown]>;
 /** Events are sent in batches this often, so a busy worker costs one IPC message per interval, not per delivery. */
 const FORWARD_INTERVAL_MS = 100;
 /** Wake-ups of the workers' process are sent at most this often. */
-const WAKE_COALESCE_MS = Number(process.env.HOOKLINE_WAKE_COALESCE_MS ?? 10);
+const WAKE_COALESCE_MS = 10;
 /** A worker process that dies is started again after this long. */
 const RESTART_DELAY_MS = 1_000;
 /** Exits this soon after a start count as a crash loop… */

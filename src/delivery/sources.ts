@@ -90,20 +90,10 @@ export class Sources {
 
   /** An app's sources, newest first (oldest first with `order: "ascending"`). */
   async list(appId: string, options: PageOptions = {}): Promise<Page<InboundSource>> {
-    const all: InboundSource[] = [];
-    let next: string | undefined;
-    do {
-      const page = await this.#store.listDocuments(NAMESPACE, { limit: 250, ...(next && { cursor: next }) });
-      for (const d of page.data) {
-        const source = JSON.parse(this.#store.unseal(d.value)) as InboundSourceWithSecrets;
-        if (source.appId === appId) all.push(withoutSecrets(source));
-      }
-      next = page.nextCursor ?? undefined;
-    } while (next !== undefined);
     const ascending = options.order === "ascending";
     const cursor = options.cursor;
-    all.sort((a, b) => (a.id < b.id === ascending ? -1 : 1));
-    const from = cursor === undefined ? all : all.filter((s) => (ascending ? s.id > cursor : s.id < cursor));
+    const mine = (await this.#ofApp(appId)).sort((a, b) => (a.id < b.id === ascending ? -1 : 1));
+    const from = cursor === undefined ? mine : mine.filter((s) => (ascending ? s.id > cursor : s.id < cursor));
     const limit = pageLimit(options);
     const data = from.slice(0, limit);
     return { data, nextCursor: from.length > limit ? (data[data.length - 1]?.id ?? null) : null };
@@ -125,15 +115,24 @@ export class Sources {
 
   /** Removes every source of an app (when the app is deleted); resolves with how many. */
   async deleteForApp(appId: string): Promise<number> {
-    const doomed: string[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await this.list(appId, { limit: 250, ...(cursor && { cursor }) });
-      doomed.push(...page.data.map((s) => s.id));
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor !== undefined);
-    for (const id of doomed) await this.#store.deleteDocument(NAMESPACE, id);
+    const doomed = await this.#ofApp(appId);
+    for (const source of doomed) await this.#store.deleteDocument(NAMESPACE, source.id);
     return doomed.length;
+  }
+
+  /** Every source of an app, without secrets, read in one walk of the documents (sources are few). */
+  async #ofApp(appId: string): Promise<InboundSource[]> {
+    const sources: InboundSource[] = [];
+    let next: string | undefined;
+    do {
+      const page = await this.#store.listDocuments(NAMESPACE, { limit: 250, ...(next && { cursor: next }) });
+      for (const d of page.data) {
+        const source = JSON.parse(this.#store.unseal(d.value)) as InboundSourceWithSecrets;
+        if (source.appId === appId) sources.push(withoutSecrets(source));
+      }
+      next = page.nextCursor ?? undefined;
+    } while (next !== undefined);
+    return sources;
   }
 
   async #write(source: InboundSourceWithSecrets, now: number): Promise<void> {

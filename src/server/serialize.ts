@@ -25,7 +25,7 @@ import type {
  * numeric enums, renamed fields and ISO dates live here and nowhere else.
  */
 
-const iso = (ms: number): string => new Date(ms).toISOString();
+export const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** Svix's message status (also used per attempt): 0 success, 1 pending, 2 fail, 3 sending, 4 canceled. */
 export const MessageStatus = { success: 0, pending: 1, fail: 2, sending: 3, canceled: 4 } as const;

@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { type ApiClient, apiPath, type ListResponse } from "../client.js";
 import { ApiError } from "../errors.js";
 import {
-  type ClientFlags,
+  type AppFlags,
   type PageFlags,
   parseInteger,
   withAppOption,
@@ -12,8 +12,6 @@ import {
 } from "../options.js";
 import { cell, printJson, printLine, printList } from "../output.js";
 import { type AttemptOut, attemptColumns, attemptStatus, fetchList } from "../resources.js";
-
-type AppFlags = ClientFlags & { app: string };
 
 /** Where the attempts of `--msg`, `--endpoint`, both or neither are listed. */
 function attemptsRoute(app: string, msg?: string, endpoint?: string): { path: string; query: Record<string, string> } {

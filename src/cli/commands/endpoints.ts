@@ -2,7 +2,7 @@ import { Command, Option } from "commander";
 import { type ApiClient, apiPath } from "../client.js";
 import { CliError } from "../errors.js";
 import {
-  type ClientFlags,
+  type AppFlags,
   type PageFlags,
   parseDate,
   parseInteger,
@@ -16,8 +16,6 @@ import {
 import { formatRecord, printJson, printLine, printList } from "../output.js";
 import { startProgress } from "../progress.js";
 import { type EndpointOut, endpointColumns, fetchList } from "../resources.js";
-
-type AppFlags = ClientFlags & { app: string };
 
 interface SecretOut {
   key: string;

@@ -70,7 +70,7 @@ them, run this again with --no-new-key, and only then drop the old key.`,
         const keys = [generateEncryptionKey(), ...readKeyFile(source.path)];
         const next = `${source.path}.next`;
         rmSync(next, { force: true });
-        writeKeyFile(next, keys, "wx");
+        writeKeyFile(next, keys);
         renameSync(next, source.path);
       }
       const { store, where } = await openStore(flags, source);

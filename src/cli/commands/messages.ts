@@ -1,7 +1,7 @@
 import { Command, Option } from "commander";
 import { apiPath } from "../client.js";
 import {
-  type ClientFlags,
+  type AppFlags,
   type PageFlags,
   parseInteger,
   parseJsonData,
@@ -13,8 +13,6 @@ import {
 } from "../options.js";
 import { formatRecord, printJson, printLine, printList } from "../output.js";
 import { fetchList, type MessageOut, messageColumns } from "../resources.js";
-
-type AppFlags = ClientFlags & { app: string };
 
 function printMessage(message: MessageOut, json: boolean | undefined, withPayload: boolean): void {
   if (json) {

@@ -2,7 +2,7 @@ import { Command, Option } from "commander";
 import { SOURCE_PROVIDERS } from "../../delivery/sources.js";
 import { apiPath } from "../client.js";
 import {
-  type ClientFlags,
+  type AppFlags,
   type PageFlags,
   withAppOption,
   withClient,
@@ -11,8 +11,6 @@ import {
 } from "../options.js";
 import { formatRecord, printJson, printLine, printList } from "../output.js";
 import { fetchList, type SourceOut, sourceColumns } from "../resources.js";
-
-type AppFlags = ClientFlags & { app: string };
 
 /** `hookline sources [list|add|rm]`: inbound sources, where providers such as GitHub or Stripe send webhooks. */
 export function sourcesCommand(): Command {

@@ -9,8 +9,8 @@ import type { AppRecord } from "../../store/store.js";
 import { ownedBy } from "../auth.js";
 import type { ServerMetrics } from "../metrics.js";
 import { noContent, type RouteSpec, route } from "../routing.js";
-import { pageQuery } from "../schemas.js";
-import { listOut, pageOptions } from "../serialize.js";
+import { listResponse, pageQuery } from "../schemas.js";
+import { iso, listOut, pageOptions } from "../serialize.js";
 
 const TAG = "Inbound source";
 const BASE = "/api/v1/app/:app_id/source";
@@ -30,12 +30,7 @@ const sourceOut = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
 });
-const sourceList = z.object({
-  data: z.array(sourceOut),
-  iterator: z.string().nullable(),
-  prevIterator: z.string().nullable(),
-  done: z.boolean(),
-});
+const sourceList = listResponse(sourceOut);
 const inboundOut = z.object({ id: z.string(), eventType: z.string(), eventId: z.string() });
 
 /** The URL a provider posts to: on this server, as the request reached it. */
@@ -47,8 +42,8 @@ function sourceToJson(request: FastifyRequest, source: InboundSource): z.input<t
     name: source.name,
     provider: source.provider,
     url: inboundUrl(request, source.id),
-    createdAt: new Date(source.createdAt).toISOString(),
-    updatedAt: new Date(source.updatedAt).toISOString(),
+    createdAt: iso(source.createdAt),
+    updatedAt: iso(source.updatedAt),
   };
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Client, ClientConfig, Pool, PoolClient, QueryResult, QueryResultRow } from "pg";
+import type { ClientConfig, Pool, PoolClient, QueryResult, QueryResultRow } from "pg";
 import { ConfigurationError } from "../../core/errors.js";
 import {
   assertKeysKnown,
@@ -58,6 +58,8 @@ import type {
   Store,
   WorkerRecord,
 } from "../store.js";
+import { ATTEMPT_SQL_TYPES, DELIVERY_SQL_TYPES, placeholders, Where } from "./sql.js";
+import { WakeSubscription } from "./wake-subscription.js";
 
 /** Options of {@link postgresStore}. */
 export interface PostgresStoreOptions extends EncryptionKeyOptions {
@@ -112,8 +114,6 @@ interface QueuedInsert {
  */
 const CLAIM_BEGIN = "BEGIN; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off";
 const COMPLETE_BEGIN = "BEGIN; SET LOCAL enable_bitmapscan = off";
-const RECONNECT_MIN_DELAY_MS = 100;
-const RECONNECT_MAX_DELAY_MS = 5_000;
 
 // The driver is loaded on first use, so importing hookline never loads pg for apps that do not use it.
 let pgModule: Promise<PgModule> | undefined;
@@ -1268,184 +1268,6 @@ function applyHealth(
     }
   }
   return { effects, changed: [...changed].map((id) => state.get(id) as EndpointHealth) };
-}
-
-// ---- wake-ups --------------------------------------------------------------
-
-/**
- * One LISTEN connection of its own (a pooled one would be handed to other
- * queries). When the connection drops it reconnects with a bounded backoff
- * and wakes the listener once, since notifications sent meanwhile are lost.
- */
-class WakeSubscription {
-  readonly #pg: PgModule;
-  readonly #config: ClientConfig;
-  readonly #channel: string;
-  readonly #listener: () => void;
-  readonly #onStop: () => void;
-  #client: Client | null = null;
-  #timer: NodeJS.Timeout | null = null;
-  #failures = 0;
-  #stopped = false;
-  #stopping: Promise<void> | undefined;
-
-  constructor(pg: PgModule, config: ClientConfig, channel: string, listener: () => void, onStop: () => void) {
-    this.#pg = pg;
-    this.#config = config;
-    this.#channel = channel;
-    this.#listener = listener;
-    this.#onStop = onStop;
-  }
-
-  /** Connects and listens; rejects if the first connection fails. */
-  start(): Promise<void> {
-    return this.#connect();
-  }
-
-  stop(): Promise<void> {
-    this.#stopping ??= (async () => {
-      this.#stopped = true;
-      if (this.#timer) clearTimeout(this.#timer);
-      this.#timer = null;
-      const client = this.#client;
-      this.#client = null;
-      this.#onStop();
-      await client?.end().catch(() => {});
-    })();
-    return this.#stopping;
-  }
-
-  async #connect(): Promise<void> {
-    const client = new this.#pg.Client(this.#config);
-    let live = false;
-    const dropped = () => {
-      if (!live) return; // a failure while connecting rejects #connect instead
-      live = false;
-      this.#dropped(client);
-    };
-    // Listening for 'error' is what keeps a dropped connection from crashing the process.
-    client.on("error", dropped);
-    client.on("end", dropped);
-    client.on("notification", (notification) => {
-      if (notification.channel === this.#channel) this.#wake();
-    });
-    try {
-      await client.connect();
-      await client.query(`LISTEN "${this.#channel}"`);
-    } catch (error) {
-      await client.end().catch(() => {});
-      throw error;
-    }
-    if (this.#stopped) {
-      await client.end().catch(() => {});
-      return;
-    }
-    live = true;
-    this.#client = client;
-  }
-
-  #dropped(client: Client): void {
-    if (this.#client !== client || this.#stopped) return;
-    this.#client = null;
-    client.end().catch(() => {});
-    this.#scheduleReconnect();
-  }
-
-  #scheduleReconnect(): void {
-    if (this.#stopped) return;
-    const delayMs = Math.min(RECONNECT_MAX_DELAY_MS, RECONNECT_MIN_DELAY_MS * 2 ** this.#failures);
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      this.#connect().then(
-        () => {
-          this.#failures = 0;
-          if (!this.#stopped) this.#wake();
-        },
-        () => {
-          this.#failures++;
-          this.#scheduleReconnect();
-        },
-      );
-    }, delayMs);
-    this.#timer.unref();
-  }
-
-  #wake(): void {
-    try {
-      this.#listener();
-    } catch {
-      // A throwing listener must not take the connection down; the worker's poll still runs.
-    }
-  }
-}
-
-// ---- SQL helpers -----------------------------------------------------------
-
-/** Element types of the arrays unnested into multi-row inserts. */
-const DELIVERY_SQL_TYPES: Record<(typeof DELIVERY_COLUMNS)[number], string> = {
-  id: "text",
-  message_id: "text",
-  endpoint_id: "text",
-  app_id: "text",
-  status: "text",
-  attempt_count: "int",
-  next_attempt_at: "bigint",
-  lease_owner: "text",
-  next_trigger: "text",
-  last_status_code: "int",
-  last_error: "text",
-  created_at: "bigint",
-  updated_at: "bigint",
-  ordering_key: "text",
-};
-
-const ATTEMPT_SQL_TYPES: Record<(typeof ATTEMPT_COLUMNS)[number], string> = {
-  id: "text",
-  delivery_id: "text",
-  message_id: "text",
-  endpoint_id: "text",
-  app_id: "text",
-  number: "int",
-  started_at: "bigint",
-  duration_ms: "int",
-  status_code: "int",
-  response_excerpt: "text",
-  error_code: "text",
-  error: "text",
-  trigger: "text",
-  succeeded: "int",
-};
-
-/** A conjunction of conditions with numbered parameters. */
-class Where {
-  readonly values: unknown[] = [];
-  readonly #conditions: string[] = [];
-
-  eq(column: string, value: unknown): this {
-    if (value !== undefined) this.raw(`${column} =`, value);
-    return this;
-  }
-
-  any(column: string, values: readonly unknown[]): this {
-    this.values.push([...values]);
-    this.#conditions.push(`${column} = ANY($${this.values.length})`);
-    return this;
-  }
-
-  /** `left` is trusted SQL ending in an operator; `value` becomes a parameter. */
-  raw(left: string, value: unknown): this {
-    this.values.push(value);
-    this.#conditions.push(`${left} $${this.values.length}`);
-    return this;
-  }
-
-  sql(): string {
-    return this.#conditions.length === 0 ? "" : `WHERE ${this.#conditions.join(" AND ")}`;
-  }
-}
-
-function placeholders(count: number, first = 1): string {
-  return Array.from({ length: count }, (_, i) => `$${first + i}`).join(", ");
 }
 
 function asQueryable(client: unknown): Queryable {
