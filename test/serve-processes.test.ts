@@ -77,12 +77,16 @@ describe("hookline serve with its workers in a second process", () => {
       /hookline_deliveries_total\{outcome="succeeded"\} 1/.test(await (await fetch(`${serve.url}/metrics`)).text()),
     );
 
-    // SIGKILL the workers' process: the service starts another, which delivers.
+    // SIGKILL the workers' process with a message waiting: the service starts another, which delivers it.
+    const killedAt = Date.now();
     process.kill(first, "SIGKILL");
-    await serve.proc.waitFor(/the delivery workers' process exited; starting it again/);
     await until(() => !alive(first));
     await sendOne(serve.url, token, app.id, 2);
+    await serve.proc.waitFor(/the delivery workers' process exited; starting it again/);
     await until(() => receiver?.requests.length === 2);
+    console.log(
+      `serve: workers' process SIGKILLed, next delivery ${Date.now() - killedAt} ms later (restart after 1 s, then Node's start)`,
+    );
 
     const { code } = await serve.proc.stop("SIGTERM");
     expect(code).toBe(0);
@@ -96,8 +100,10 @@ describe("hookline serve with its workers in a second process", () => {
     const serve = await startServe(["--db", db]);
     const workers = workersPid(serve.proc.stdout());
     await until(() => serve.proc.stdout().includes('"process":"workers"'));
+    const killedAt = Date.now();
     await serve.proc.stop("SIGKILL");
     await until(() => !alive(workers), 10_000);
+    console.log(`serve: service SIGKILLed, its workers' process gone ${Date.now() - killedAt} ms later`);
   }, 60_000);
 
   it("Ctrl-C (SIGINT to the whole process group) stops the API first, then the workers, both gracefully", async () => {
