@@ -25,7 +25,7 @@
  * `BENCH_DURATION_MS` (default 5000) is the measured window of each run,
  * after a warm-up of a fifth of it (100 ms … 1 s). `BENCH_INGEST_LOG_LEVEL`
  * sets the server's `--log-level` (default `info`, what `npm start` runs);
- * `BENCH_INGEST_CPU_PROF=<dir>` runs the server with `--cpu-prof` into that
+ * `BENCH_CPU_PROF=<dir>` runs the server with `--cpu-prof` into that
  * directory. `BENCH_INGEST_SPLIT=1` adds a third run: the API (`--no-workers`)
  * and the workers (`--no-api`) as two processes on the same SQLite file. Needs a current build (`npm run build`).
  *
@@ -982,7 +982,7 @@ export async function main(options: BenchOptions = { durationMs: durationFromEnv
   const drainTimeoutMs = Math.min(180_000, Math.max(10_000, durationMs * 20));
   const logLevel = process.env.BENCH_INGEST_LOG_LEVEL || "info";
   const split = process.env.BENCH_INGEST_SPLIT === "1";
-  const cpuProfDir = process.env.BENCH_INGEST_CPU_PROF ? resolve(process.env.BENCH_INGEST_CPU_PROF) : undefined;
+  const cpuProfDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
   const missing = distIsStale();
   if (missing !== null) throw new Error(missing);
   const stale = await staleBuildWarning();

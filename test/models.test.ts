@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { plainJson } from "../src/core/json.js";
 import {
   ConfigurationError,
   canonicalJson,
@@ -157,6 +158,23 @@ describe("DeliveryResult", () => {
   });
 });
 
+/** JSON data with integer-like, `__proto__` and non-ASCII keys. */
+function arbitraryJson(): fc.Arbitrary<unknown> {
+  const key = fc.oneof(fc.string(), fc.constantFrom("10", "2", "0", "__proto__", "constructor", "01", "a", "B", "é"));
+  return fc.letrec((tie) => ({
+    value: fc.oneof(
+      { depthSize: "small" },
+      fc.string(),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.array(tie("value"), { maxLength: 4 }),
+      fc.dictionary(key, tie("value"), { maxKeys: 5 }),
+    ),
+  })).value;
+}
+
 describe("canonicalJson on arbitrary JSON", () => {
   // A deliberately naive reference: sorted keys, native escaping of strings and numbers.
   function reference(value: unknown): string {
@@ -170,24 +188,50 @@ describe("canonicalJson on arbitrary JSON", () => {
   }
 
   test("matches a naive sorted-key serialiser, integer-like and __proto__ keys included", () => {
-    const key = fc.oneof(fc.string(), fc.constantFrom("10", "2", "0", "__proto__", "constructor", "01", "a", "B", "é"));
-    const json = fc.letrec((tie) => ({
-      value: fc.oneof(
-        { depthSize: "small" },
-        fc.string(),
-        fc.double({ noNaN: true, noDefaultInfinity: true }),
-        fc.integer(),
-        fc.boolean(),
-        fc.constant(null),
-        fc.array(tie("value"), { maxLength: 4 }),
-        fc.dictionary(key, tie("value"), { maxKeys: 5 }),
-      ),
-    })).value;
     fc.assert(
-      fc.property(json, (value) => {
+      fc.property(arbitraryJson(), (value) => {
         expect(canonicalJson(value)).toBe(reference(value));
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe("plainJson (a Svix-format payload, keys in the caller's order)", () => {
+  test("is JSON.stringify on arbitrary JSON data", () => {
+    fc.assert(
+      fc.property(arbitraryJson(), (value) => {
+        expect(plainJson(value)).toBe(JSON.stringify(value));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  test("follows JSON.stringify for dates, toJSON, undefined members and deep nesting", () => {
+    class Money {
+      constructor(readonly cents: number) {}
+    }
+    const value = { z: new Date(0), a: undefined, m: new Money(5), l: [undefined], j: { toJSON: () => "custom" } };
+    expect(plainJson(value)).toBe('{"z":"1970-01-01T00:00:00.000Z","m":{"cents":5},"l":[null],"j":"custom"}');
+    let deep: unknown = "leaf";
+    for (let i = 0; i < 200; i++) deep = { d: deep };
+    expect(plainJson(deep)).toBe(JSON.stringify(deep));
+  });
+
+  test.each([
+    ["a function", { a: { f: () => 1 } }, /function at \$\.a\.f/],
+    ["a bigint", { n: [1n] }, /bigint at \$\.n\[0\]/],
+    ["NaN", { x: Number.NaN }, /at \$\.x/],
+    ["Infinity", [Number.POSITIVE_INFINITY], /at \$\[0\]/],
+    ["undefined itself", undefined, /undefined at \$/],
+  ])("refuses %s and names where", (_name, value, message) => {
+    expect(() => plainJson(value)).toThrow(message);
+    expect(() => plainJson(value)).toThrow(expect.objectContaining({ code: "HOOKLINE_PAYLOAD_INVALID" }));
+  });
+
+  test("refuses a cycle at any depth", () => {
+    const payload: Record<string, unknown> = { a: { b: {} } };
+    (payload.a as Record<string, unknown>).self = payload;
+    expect(() => plainJson(payload)).toThrow(/circular reference at \$\.a\.self/);
   });
 });

@@ -26,6 +26,51 @@ export function canonicalJson(value: unknown): string {
   return out;
 }
 
+/**
+ * JSON of `value` with its keys in its own order (`JSON.stringify`), refusing
+ * what {@link canonicalJson} refuses. Plain JSON data — what a parsed request
+ * body holds — is checked by one walk that allocates nothing; anything else
+ * (class instances, `toJSON`, `undefined` members, deep or cyclic values)
+ * goes through canonicalJson's checks, which name the offending path.
+ *
+ * @example
+ * plainJson({ b: 1, a: 2 }); // '{"b":1,"a":2}'
+ */
+export function plainJson(value: unknown): string {
+  if (!isPlainData(value, 0)) canonicalJson(value);
+  const text = JSON.stringify(value);
+  if (text === undefined) {
+    throw new ConfigurationError("HOOKLINE_PAYLOAD_INVALID", "payload is not JSON-serialisable: undefined at $");
+  }
+  return text;
+}
+
+const PLAIN_DEPTH = 64;
+
+function isPlainData(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value);
+    case "object":
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth >= PLAIN_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!isPlainData(value[i], depth + 1)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const key in value) if (!isPlainData((value as Record<string, unknown>)[key], depth + 1)) return false;
+  return true;
+}
+
 function invalid(path: string, what: string): ConfigurationError {
   return new ConfigurationError("HOOKLINE_PAYLOAD_INVALID", `payload is not JSON-serialisable: ${what} at ${path}`);
 }

@@ -3,6 +3,7 @@ import type { Clock } from "../core/clock.js";
 import { NotFoundError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import type { Page, PageOptions, Store } from "../store/store.js";
+import { ReadCache } from "./read-cache.js";
 
 const NAMESPACE = "api_key";
 const TOKEN_PREFIX = "hl_";
@@ -30,10 +31,17 @@ const hashOf = (token: string): string => createHash("sha256").update(token).dig
 export class ApiKeys {
   readonly #store: Store;
   readonly #clock: Clock;
+  /**
+   * Known keys by token hash, so a request costs no read (see ReadCache): a key deleted through
+   * this process stops working at once, through another process within `readCacheTtlMs`. Tokens
+   * that match no key are not kept.
+   */
+  readonly #known: ReadCache<ApiKey | null>;
 
-  constructor(store: Store, clock: Clock) {
+  constructor(store: Store, clock: Clock, readCacheTtlMs: number) {
     this.#store = store;
     this.#clock = clock;
+    this.#known = new ReadCache(readCacheTtlMs, { keep: (key) => key !== null });
   }
 
   /** Creates a key (admin when `appId` is null) and returns its token: store it, it is not kept. */
@@ -62,6 +70,8 @@ export class ApiKeys {
       createdAt: now,
       updatedAt: now,
     });
+    // A token given by the caller may replace the key it named before.
+    this.#known.clear();
     return { key, token };
   }
 
@@ -74,9 +84,12 @@ export class ApiKeys {
   async verify(token: string): Promise<ApiKey | null> {
     if (typeof token !== "string" || token.length === 0 || token.length > 512) return null;
     const hash = hashOf(token);
-    const document = await this.#store.getDocument(NAMESPACE, hash);
-    if (!document || !timingSafeEqual(Buffer.from(document.key, "hex"), Buffer.from(hash, "hex"))) return null;
-    return JSON.parse(document.value) as ApiKey;
+    const key = await this.#known.get(hash, async () => {
+      const document = await this.#store.getDocument(NAMESPACE, hash);
+      if (!document || !timingSafeEqual(Buffer.from(document.key, "hex"), Buffer.from(hash, "hex"))) return null;
+      return JSON.parse(document.value) as ApiKey;
+    });
+    return key === null ? null : { ...key };
   }
 
   /** Every key (without tokens), in hash order. */
@@ -104,7 +117,11 @@ export class ApiKeys {
   async #deleteWhere(matches: (key: ApiKey) => boolean): Promise<number> {
     const doomed: string[] = [];
     for await (const { hash, key } of this.#all()) if (matches(key)) doomed.push(hash);
-    for (const hash of doomed) await this.#store.deleteDocument(NAMESPACE, hash);
+    try {
+      for (const hash of doomed) await this.#store.deleteDocument(NAMESPACE, hash);
+    } finally {
+      this.#known.clear();
+    }
     return doomed.length;
   }
 

@@ -6,6 +6,7 @@ import { ConfigurationError, ConflictError, NotFoundError } from "../core/errors
 import { matchesEventType } from "../core/event-filter.js";
 import type { AnyEvents, EventMap } from "../core/event-map.js";
 import { newId } from "../core/ids.js";
+import { plainJson } from "../core/json.js";
 import { requireInteger, requireText, WebhookEvent } from "../core/models.js";
 import { DEFAULTS } from "../core/options.js";
 import { generateSecret, parseSigningSecret } from "../signing/secrets.js";
@@ -73,9 +74,10 @@ export interface HooklineOptions {
    */
   leaseMs?: number;
   /**
-   * How long this process keeps an app's enabled endpoints and the event types' schemas between
-   * sends (default 1 s; 0 reads them for every send). Changes made through this process apply at
-   * once; changes made by another process on the same database, within this time.
+   * How long this process keeps what it reads for every send or request — apps, API keys, an app's
+   * enabled endpoints, the event types' schemas (default 1 s; 0 reads them every time). Changes
+   * made through this process apply at once; changes made by another process on the same
+   * database (a deleted API key, too), within this time.
    */
   readCacheTtlMs?: number;
   /** Safety-net poll when no wake-up arrives (default 1 s). */
@@ -231,6 +233,8 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
   readonly #maxPayloadBytes: number;
   /** Enabled endpoints per app id, for fan-out. */
   readonly #endpointCache: ReadCache<EndpointRecord[]>;
+  /** Apps by id and by uid, for sends and requests; apps that do not exist are not kept. */
+  readonly #appCache: ReadCache<AppRecord | null>;
   /** Compiled payload filters, so a send compiles none it has seen. */
   readonly #filters = new EndpointFilters((id, error) =>
     this.#reportError(new Error(`endpoint ${id}: its stored filter is invalid, it gets no messages`, { cause: error })),
@@ -247,8 +251,9 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
     const readCacheTtlMs = options.readCacheTtlMs ?? DEFAULTS.readCacheTtlMs;
     requireInteger("readCacheTtlMs", readCacheTtlMs, 0);
     this.#endpointCache = new ReadCache(readCacheTtlMs);
+    this.#appCache = new ReadCache(readCacheTtlMs, { keep: (app) => app !== null });
     this.eventTypes = new EventTypes(store, this.#clock, readCacheTtlMs);
-    this.apiKeys = new ApiKeys(store, this.#clock);
+    this.apiKeys = new ApiKeys(store, this.#clock, readCacheTtlMs);
     this.sources = new Sources(store, this.#clock);
     this.#egress = new EgressPolicy(options);
     this.#ownsTransport = options.transport === undefined;
@@ -336,12 +341,12 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
     const now = this.#clock.now();
     const messageId = newId("msg", now);
     const eventId = input.eventId ?? messageId;
-    // The seed's model builds the envelope, so the engine and the dispatcher send the same bytes.
-    const event = new WebhookEvent({ eventType, payload, eventId, timestamp: new Date(now), source });
-    const body = bodyFormat === "envelope" ? event.toJson() : JSON.stringify(event.toDict().payload);
-    if (body === undefined) {
-      throw new ConfigurationError("HOOKLINE_PAYLOAD_INVALID", "payload is not JSON-serialisable");
-    }
+    // The seed's model builds the envelope, so the engine and the dispatcher send the same bytes;
+    // a Svix-format message is the payload alone, as given.
+    const body =
+      bodyFormat === "envelope"
+        ? new WebhookEvent({ eventType, payload, eventId, timestamp: new Date(now), source }).toJson()
+        : plainJson(payload);
     const bytes = Buffer.byteLength(body);
     if (bytes > this.#maxPayloadBytes) {
       throw new ConfigurationError(
@@ -497,9 +502,17 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
       return app;
     },
     get: async (idOrUid: string): Promise<AppRecord> => {
-      const app = await this.store.getApp(idOrUid);
+      const app = await this.apps.find(idOrUid);
       if (!app) throw new NotFoundError(`app ${JSON.stringify(idOrUid)} not found`);
       return app;
+    },
+    /**
+     * The app `idOrUid` names (its id or its uid), or null. Read at most once per `readCacheTtlMs`
+     * per process, so the API and `send()` look apps up without a database read each time.
+     */
+    find: async (idOrUid: string): Promise<AppRecord | null> => {
+      const app = await this.#appCache.get(idOrUid, () => this.store.getApp(idOrUid));
+      return app === null ? null : { ...app, metadata: { ...app.metadata } };
     },
     list: (options: PageOptions = {}): Promise<Page<AppRecord>> => this.store.listApps(options),
     update: async (id: string, patch: { name?: string; uid?: string | null; metadata?: Record<string, string> }) => {
@@ -510,15 +523,20 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
         const holder = await this.store.getApp(patch.uid);
         if (holder && holder.id !== app.id) throw new ConflictError(`app uid ${patch.uid} is taken`);
       }
-      const updated = await this.store.updateApp(
-        app.id,
-        {
-          ...(patch.name !== undefined && { name: patch.name }),
-          ...(patch.uid !== undefined && { uid: patch.uid }),
-          ...(patch.metadata !== undefined && { metadata: stringMap("metadata", patch.metadata) }),
-        },
-        this.#clock.now(),
-      );
+      let updated: AppRecord | null;
+      try {
+        updated = await this.store.updateApp(
+          app.id,
+          {
+            ...(patch.name !== undefined && { name: patch.name }),
+            ...(patch.uid !== undefined && { uid: patch.uid }),
+            ...(patch.metadata !== undefined && { metadata: stringMap("metadata", patch.metadata) }),
+          },
+          this.#clock.now(),
+        );
+      } finally {
+        this.#appCache.clear();
+      }
       if (!updated) throw new NotFoundError(`app ${JSON.stringify(id)} not found`);
       return updated;
     },
@@ -527,8 +545,12 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
       const app = await this.apps.get(id);
       await this.apiKeys.deleteForApp(app.id);
       await this.sources.deleteForApp(app.id);
-      await this.store.deleteApp(app.id);
-      this.#endpointCache.clear();
+      try {
+        await this.store.deleteApp(app.id);
+      } finally {
+        this.#appCache.clear();
+        this.#endpointCache.clear();
+      }
     },
     /**
      * The app whose id or uid is `input.uid` if there is one, else a new app
@@ -787,9 +809,7 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
       return DEFAULTS.defaultAppId;
     }
     requireName("appId", appId);
-    const app = await this.store.getApp(appId);
-    if (!app) throw new NotFoundError(`app ${JSON.stringify(appId)} not found`);
-    return app.id;
+    return (await this.apps.get(appId)).id;
   }
 
   async #ensureDefaultApp(): Promise<void> {

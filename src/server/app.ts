@@ -1,5 +1,11 @@
 import { readFileSync } from "node:fs";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from "fastify";
 import { type Logger, pino } from "pino";
 import { ConfigurationError } from "../core/errors.js";
 import type { Hookline } from "../delivery/hookline.js";
@@ -76,6 +82,21 @@ const SERIALIZERS = {
   }),
 };
 
+/**
+ * One log line per request, written when it ends and naming both the request
+ * and its outcome, instead of Fastify's two (one as it arrives): under load
+ * the second JSON line per request cost the API ~8–10 % of what it accepts.
+ */
+class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error)
+      reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, "request errored");
+    else reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, "request completed");
+  }
+}
+
 function makeLogger(option: ServerOptions["logger"]): Logger | null {
   if (option === undefined || option === false) return null;
   if (option === true) return pino({ redact: REDACT, serializers: SERIALIZERS });
@@ -127,9 +148,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     requestTimeout: limits.requestTimeout,
     clientErrorHandler,
     ...(logger === null ? { logger: false } : { loggerInstance: logger as FastifyBaseLogger }),
-    // One line per request, written when it ends (below), instead of Fastify's two: under load the
-    // second JSON line per request cost the API ~8–10 % of what it accepts.
-    disableRequestLogging: true,
+    logController: new OneLinePerRequest(),
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
   guardConnections(app.server, limits);

@@ -46,7 +46,7 @@ export function requireAdmin(key: ApiKey): void {
  * gets 404 for an app that does not exist.
  */
 export async function resolveApp(hl: Hookline, key: ApiKey, idOrUid: string): Promise<AppRecord> {
-  const app = await hl.store.getApp(idOrUid);
+  const app = await hl.apps.find(idOrUid);
   if (key.appId !== null && app?.id !== key.appId) {
     throw new ApiError(403, "forbidden", "this API key is scoped to another app");
   }
