@@ -39,6 +39,7 @@ import {
 } from "./common.js";
 import { IN_FLIGHT, Receiver } from "./dispatch.js";
 import {
+  databaseCpuMicros,
   dropSchema,
   EVENT_TYPE,
   PG_URL,
@@ -76,7 +77,13 @@ interface DrainRun {
   elapsedMs: number;
   /** CPU of the delivering process(es) per delivery, µs; NaN when not measured. */
   workerCpuMicrosPerDelivery: number;
+  /** CPU of the PostgreSQL server per delivery, µs (sending included); NaN when not measured. */
+  databaseCpuMicrosPerDelivery: number;
   receiverCoreShare: number;
+}
+
+function perMessage(before: number | null, after: number | null, messages: number): number {
+  return before === null || after === null ? Number.NaN : (after - before) / messages;
 }
 
 async function stopAll(workers: readonly WorkerProcess[]): Promise<(WorkerSummary | null)[]> {
@@ -114,6 +121,7 @@ async function runHooklineDrain(
   try {
     await Promise.all(workers.map((worker) => worker.ready()));
     const receiverCpuBefore = await receiver.cpuMicros();
+    const databaseCpuBefore = await databaseCpuMicros();
     const started = performance.now();
     for (const worker of workers) worker.go();
     const delivered = untilSucceeded(workers, messages, drainTimeoutMs(messages));
@@ -122,6 +130,7 @@ async function runHooklineDrain(
     await delivered;
     const elapsedMs = performance.now() - started;
     const receiverCpu = (await receiver.cpuMicros()) - receiverCpuBefore;
+    const databaseCpu = await databaseCpuMicros();
     const summaries = await stopAll(workers);
     const failed = summaries.reduce((sum, s) => sum + (s?.failed ?? 0), 0);
     if (failed > 0) throw new Error(`${failed} attempts failed during the PostgreSQL drain`);
@@ -134,6 +143,7 @@ async function runHooklineDrain(
       elapsedMs,
       // Includes the workers' shutdown (a few ms of it), so a slight overestimate.
       workerCpuMicrosPerDelivery: cpuMicros / messages,
+      databaseCpuMicrosPerDelivery: perMessage(databaseCpuBefore, databaseCpu, messages),
       receiverCoreShare: receiverCpu / (elapsedMs * 1000),
     };
   } finally {
@@ -197,6 +207,7 @@ async function pgBossRun(receiver: Receiver, messages: number): Promise<DrainRun
       if (response.statusCode !== 200) throw new Error(`HTTP ${response.statusCode} ${text.slice(0, 80)}`);
     };
     const receiverCpuBefore = await receiver.cpuMicros();
+    const databaseCpuBefore = await databaseCpuMicros();
     const cpuBefore = process.cpuUsage();
     const startedAt = performance.now();
     for (let w = 0; w < PG_BOSS_WORKERS; w++) {
@@ -231,6 +242,7 @@ async function pgBossRun(receiver: Receiver, messages: number): Promise<DrainRun
     const elapsedMs = performance.now() - startedAt;
     const cpu = process.cpuUsage(cpuBefore);
     const receiverCpu = (await receiver.cpuMicros()) - receiverCpuBefore;
+    const databaseCpu = await databaseCpuMicros();
     return {
       label: `pg-boss, ${PG_BOSS_WORKERS} work() × batch ${PG_BOSS_BATCH_SIZE}`,
       messages,
@@ -238,6 +250,7 @@ async function pgBossRun(receiver: Receiver, messages: number): Promise<DrainRun
       drainPerSecond: (messages * 1000) / elapsedMs,
       elapsedMs,
       workerCpuMicrosPerDelivery: (cpu.user + cpu.system) / messages,
+      databaseCpuMicrosPerDelivery: perMessage(databaseCpuBefore, databaseCpu, messages),
       receiverCoreShare: receiverCpu / (elapsedMs * 1000),
     };
   } finally {
@@ -278,13 +291,14 @@ export async function main(options: BenchOptions = { durationMs: durationFromEnv
   }
   console.log(
     `\n${formatTable(
-      ["run", "sent/s", "delivered/s", "total s", "deliverer CPU µs each", "receiver core"],
+      ["run", "sent/s", "delivered/s", "total s", "deliverer CPU µs each", "database CPU µs each", "receiver core"],
       runs.map((run) => [
         run.label,
         formatCount(run.ingestPerSecond),
         formatCount(run.drainPerSecond),
         (run.elapsedMs / 1000).toFixed(2),
         run.workerCpuMicrosPerDelivery.toFixed(1),
+        Number.isNaN(run.databaseCpuMicrosPerDelivery) ? "n/a" : run.databaseCpuMicrosPerDelivery.toFixed(1),
         `${Math.round(run.receiverCoreShare * 100)}%`,
       ]),
     )}`,

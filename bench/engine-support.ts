@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -101,6 +101,40 @@ export function backlogRecords(
 }
 
 /** A new directory under the OS temp dir, removed with everything in it once `fn` settles. */
+/** Clock ticks per second of /proc's CPU times (USER_HZ): 100 on every Linux build this runs on. */
+const USER_HZ = 100;
+
+/**
+ * CPU time (µs) the local PostgreSQL server has used so far, all its
+ * processes together, read from /proc: each live `postgres` process's own
+ * time, plus what the postmaster collected from the backends that have
+ * exited (its children's time). Null where /proc or the server is not there
+ * (another OS, a remote database). The difference of two readings is the
+ * database's CPU between them, whatever connections opened and closed.
+ */
+export async function databaseCpuMicros(): Promise<number | null> {
+  let entries: string[];
+  try {
+    entries = await readdir("/proc");
+  } catch {
+    return null;
+  }
+  let ticks = 0;
+  let found = false;
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => null);
+    if (stat === null) continue;
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    if (name !== "postgres") continue;
+    // Fields after the name: state is field 3, utime 14, stime 15, cutime 16, cstime 17 (1-based).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    found = true;
+  }
+  return found ? (ticks * 1_000_000) / USER_HZ : null;
+}
+
 export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), `${prefix}-`));
   try {
