@@ -39,7 +39,6 @@ import {
 } from "./common.js";
 import { IN_FLIGHT, Receiver } from "./dispatch.js";
 import {
-  databaseCpuMicros,
   dropSchema,
   EVENT_TYPE,
   PG_URL,
@@ -47,6 +46,8 @@ import {
   postgresUnreachable,
   SECRET,
   sendMany,
+  serverCpuMicros,
+  serverCpuPerMessage,
   sleep,
   uniqueSchemaName,
   untilSucceeded,
@@ -77,13 +78,11 @@ interface DrainRun {
   elapsedMs: number;
   /** CPU of the delivering process(es) per delivery, µs; NaN when not measured. */
   workerCpuMicrosPerDelivery: number;
+  /** CPU of the sending process per message, µs, when it is not the delivering one; else 0. */
+  senderCpuMicrosPerMessage: number;
   /** CPU of the PostgreSQL server per delivery, µs (sending included); NaN when not measured. */
   databaseCpuMicrosPerDelivery: number;
   receiverCoreShare: number;
-}
-
-function perMessage(before: number | null, after: number | null, messages: number): number {
-  return before === null || after === null ? Number.NaN : (after - before) / messages;
 }
 
 async function stopAll(workers: readonly WorkerProcess[]): Promise<(WorkerSummary | null)[]> {
@@ -121,7 +120,8 @@ async function runHooklineDrain(
   try {
     await Promise.all(workers.map((worker) => worker.ready()));
     const receiverCpuBefore = await receiver.cpuMicros();
-    const databaseCpuBefore = await databaseCpuMicros();
+    const databaseCpuBefore = await serverCpuMicros("postgres");
+    const senderCpuBefore = process.cpuUsage();
     const started = performance.now();
     for (const worker of workers) worker.go();
     const delivered = untilSucceeded(workers, messages, drainTimeoutMs(messages));
@@ -129,8 +129,9 @@ async function runHooklineDrain(
     const ingestPerSecond = (messages * 1000) / (performance.now() - started);
     await delivered;
     const elapsedMs = performance.now() - started;
+    const senderCpu = process.cpuUsage(senderCpuBefore);
     const receiverCpu = (await receiver.cpuMicros()) - receiverCpuBefore;
-    const databaseCpu = await databaseCpuMicros();
+    const databaseCpu = await serverCpuMicros("postgres");
     const summaries = await stopAll(workers);
     const failed = summaries.reduce((sum, s) => sum + (s?.failed ?? 0), 0);
     if (failed > 0) throw new Error(`${failed} attempts failed during the PostgreSQL drain`);
@@ -143,7 +144,8 @@ async function runHooklineDrain(
       elapsedMs,
       // Includes the workers' shutdown (a few ms of it), so a slight overestimate.
       workerCpuMicrosPerDelivery: cpuMicros / messages,
-      databaseCpuMicrosPerDelivery: perMessage(databaseCpuBefore, databaseCpu, messages),
+      senderCpuMicrosPerMessage: (senderCpu.user + senderCpu.system) / messages,
+      databaseCpuMicrosPerDelivery: serverCpuPerMessage(databaseCpuBefore, databaseCpu, messages),
       receiverCoreShare: receiverCpu / (elapsedMs * 1000),
     };
   } finally {
@@ -207,7 +209,7 @@ async function pgBossRun(receiver: Receiver, messages: number): Promise<DrainRun
       if (response.statusCode !== 200) throw new Error(`HTTP ${response.statusCode} ${text.slice(0, 80)}`);
     };
     const receiverCpuBefore = await receiver.cpuMicros();
-    const databaseCpuBefore = await databaseCpuMicros();
+    const databaseCpuBefore = await serverCpuMicros("postgres");
     const cpuBefore = process.cpuUsage();
     const startedAt = performance.now();
     for (let w = 0; w < PG_BOSS_WORKERS; w++) {
@@ -242,15 +244,17 @@ async function pgBossRun(receiver: Receiver, messages: number): Promise<DrainRun
     const elapsedMs = performance.now() - startedAt;
     const cpu = process.cpuUsage(cpuBefore);
     const receiverCpu = (await receiver.cpuMicros()) - receiverCpuBefore;
-    const databaseCpu = await databaseCpuMicros();
+    const databaseCpu = await serverCpuMicros("postgres");
     return {
       label: `pg-boss, ${PG_BOSS_WORKERS} work() × batch ${PG_BOSS_BATCH_SIZE}`,
       messages,
       ingestPerSecond,
       drainPerSecond: (messages * 1000) / elapsedMs,
       elapsedMs,
+      // pg-boss sends from the delivering process: its sends are in this figure.
       workerCpuMicrosPerDelivery: (cpu.user + cpu.system) / messages,
-      databaseCpuMicrosPerDelivery: perMessage(databaseCpuBefore, databaseCpu, messages),
+      senderCpuMicrosPerMessage: 0,
+      databaseCpuMicrosPerDelivery: serverCpuPerMessage(databaseCpuBefore, databaseCpu, messages),
       receiverCoreShare: receiverCpu / (elapsedMs * 1000),
     };
   } finally {
@@ -291,14 +295,26 @@ export async function main(options: BenchOptions = { durationMs: durationFromEnv
   }
   console.log(
     `\n${formatTable(
-      ["run", "sent/s", "delivered/s", "total s", "deliverer CPU µs each", "database CPU µs each", "receiver core"],
+      [
+        "run",
+        "sent/s",
+        "delivered/s",
+        "total s",
+        "sender CPU µs each",
+        "deliverer CPU µs each",
+        "database CPU µs each",
+        "all three",
+        "receiver core",
+      ],
       runs.map((run) => [
         run.label,
         formatCount(run.ingestPerSecond),
         formatCount(run.drainPerSecond),
         (run.elapsedMs / 1000).toFixed(2),
+        run.senderCpuMicrosPerMessage === 0 ? "(in deliverer)" : run.senderCpuMicrosPerMessage.toFixed(1),
         run.workerCpuMicrosPerDelivery.toFixed(1),
         Number.isNaN(run.databaseCpuMicrosPerDelivery) ? "n/a" : run.databaseCpuMicrosPerDelivery.toFixed(1),
+        (run.senderCpuMicrosPerMessage + run.workerCpuMicrosPerDelivery + run.databaseCpuMicrosPerDelivery).toFixed(1),
         `${Math.round(run.receiverCoreShare * 100)}%`,
       ]),
     )}`,

@@ -105,14 +105,14 @@ export function backlogRecords(
 const USER_HZ = 100;
 
 /**
- * CPU time (µs) the local PostgreSQL server has used so far, all its
- * processes together, read from /proc: each live `postgres` process's own
- * time, plus what the postmaster collected from the backends that have
- * exited (its children's time). Null where /proc or the server is not there
- * (another OS, a remote database). The difference of two readings is the
- * database's CPU between them, whatever connections opened and closed.
+ * CPU time (µs) a local server has used so far, all its processes together,
+ * read from /proc: each live process named `name` (its own time, plus what it
+ * collected from children that exited, so PostgreSQL's closed backends still
+ * count through the postmaster). Null where /proc or the server is not there
+ * (another OS, a remote server). The difference of two readings is the
+ * server's CPU between them, whatever connections opened and closed.
  */
-export async function databaseCpuMicros(): Promise<number | null> {
+export async function serverCpuMicros(name: "postgres" | "redis-server"): Promise<number | null> {
   let entries: string[];
   try {
     entries = await readdir("/proc");
@@ -124,15 +124,18 @@ export async function databaseCpuMicros(): Promise<number | null> {
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => null);
-    if (stat === null) continue;
-    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-    if (name !== "postgres") continue;
-    // Fields after the name: state is field 3, utime 14, stime 15, cutime 16, cstime 17 (1-based).
+    if (stat === null || stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) !== name) continue;
+    // After the name: field 3 (state) onwards; utime, stime, cutime, cstime are fields 14–17.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
     found = true;
   }
   return found ? (ticks * 1_000_000) / USER_HZ : null;
+}
+
+/** Server CPU per message (µs) between two readings of {@link serverCpuMicros}; NaN when either is missing. */
+export function serverCpuPerMessage(before: number | null, after: number | null, messages: number): number {
+  return before === null || after === null ? Number.NaN : (after - before) / messages;
 }
 
 export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {

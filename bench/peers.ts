@@ -46,6 +46,8 @@ import {
   postgresUnreachable,
   SECRET,
   sendMany,
+  serverCpuMicros,
+  serverCpuPerMessage,
   uniqueSchemaName,
   withTempDir,
   withTimeout,
@@ -61,6 +63,8 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
 interface PeerRun {
   deliveredPerSecond: number;
   cpuMicrosPerMessage: number;
+  /** The queue's server (Redis, PostgreSQL) per message, µs; NaN for SQLite, which runs in the process. */
+  serverCpuMicrosPerMessage: number;
 }
 
 const runTimeoutMs = (messages: number) => 60_000 + 10 * messages;
@@ -111,6 +115,7 @@ async function runBullmq(receiver: Receiver, messages: number): Promise<PeerRun>
   });
   try {
     await worker.waitUntilReady();
+    const serverBefore = await serverCpuMicros("redis-server");
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
     let next = 0;
@@ -130,6 +135,7 @@ async function runBullmq(receiver: Receiver, messages: number): Promise<PeerRun>
     return {
       deliveredPerSecond: (messages * 1000) / elapsedMs,
       cpuMicrosPerMessage: (cpu.user + cpu.system) / messages,
+      serverCpuMicrosPerMessage: serverCpuPerMessage(serverBefore, await serverCpuMicros("redis-server"), messages),
     };
   } finally {
     await worker.close();
@@ -142,7 +148,12 @@ async function runBullmq(receiver: Receiver, messages: number): Promise<PeerRun>
 }
 
 /** One hookline run on an open engine: producers call send(), the engine's workers in this process deliver. */
-async function runHookline(hl: Hookline, receiver: Receiver, messages: number): Promise<PeerRun> {
+async function runHookline(
+  hl: Hookline,
+  receiver: Receiver,
+  messages: number,
+  server: "postgres" | null,
+): Promise<PeerRun> {
   await hl.endpoints.create({ url: `http://127.0.0.1:${receiver.port}/hook`, secret: SECRET });
   let delivered = 0;
   let failure: Error | null = null;
@@ -158,6 +169,8 @@ async function runHookline(hl: Hookline, receiver: Receiver, messages: number): 
     done();
   });
   await hl.start();
+  const serverCpu = async () => (server === null ? null : serverCpuMicros(server));
+  const serverBefore = await serverCpu();
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await sendMany(hl, 0, messages, PRODUCERS);
@@ -165,7 +178,11 @@ async function runHookline(hl: Hookline, receiver: Receiver, messages: number): 
   if (failure) throw failure;
   const elapsedMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
-  return { deliveredPerSecond: (messages * 1000) / elapsedMs, cpuMicrosPerMessage: (cpu.user + cpu.system) / messages };
+  return {
+    deliveredPerSecond: (messages * 1000) / elapsedMs,
+    cpuMicrosPerMessage: (cpu.user + cpu.system) / messages,
+    serverCpuMicrosPerMessage: serverCpuPerMessage(serverBefore, await serverCpu(), messages),
+  };
 }
 
 const engineSettings = { allowPrivateNetworks: true, concurrency: IN_FLIGHT, perEndpointConcurrency: IN_FLIGHT };
@@ -174,7 +191,7 @@ async function runSqlite(receiver: Receiver, messages: number): Promise<PeerRun>
   return withTempDir("hookline-peers", async (dir) => {
     const hl = await createHookline({ store: sqliteStore({ path: `${dir}/peers.db` }), ...engineSettings });
     try {
-      return await runHookline(hl, receiver, messages);
+      return await runHookline(hl, receiver, messages, null);
     } finally {
       await hl.close();
     }
@@ -185,7 +202,7 @@ async function runPostgres(receiver: Receiver, messages: number): Promise<PeerRu
   const schema = uniqueSchemaName("hookline_peers");
   const hl = await createHookline({ store: postgresStore({ connectionString: PG_URL, schema }), ...engineSettings });
   try {
-    return await runHookline(hl, receiver, messages);
+    return await runHookline(hl, receiver, messages, "postgres");
   } finally {
     await hl.close();
     await dropSchema(schema);
@@ -231,6 +248,7 @@ export async function main(options: BenchOptions = { durationMs: durationFromEnv
   }
   const rate = (list: PeerRun[]) => median(list.map((r) => r.deliveredPerSecond));
   const cpu = (list: PeerRun[]) => median(list.map((r) => r.cpuMicrosPerMessage));
+  const serverCpu = (list: PeerRun[]) => median(list.map((r) => r.serverCpuMicrosPerMessage));
   const rows = (
     [
       ["BullMQ 6.7 on Redis", runs.bullmq],
@@ -244,8 +262,14 @@ export async function main(options: BenchOptions = { durationMs: durationFromEnv
       formatCount(rate(list)),
       list.map((r) => formatCount(r.deliveredPerSecond)).join(" / "),
       cpu(list).toFixed(0),
+      Number.isNaN(serverCpu(list)) ? "—" : serverCpu(list).toFixed(0),
     ]);
-  console.log(`\n${formatTable(["run", "delivered/s (median)", "each run", "CPU µs per message"], rows)}`);
+  console.log(
+    `\n${formatTable(
+      ["run", "delivered/s (median)", "each run", "CPU µs per message", "server CPU µs per message"],
+      rows,
+    )}`,
+  );
   const bullmq = rate(runs.bullmq);
   const sqliteRatio = rate(runs.sqlite) / bullmq;
   const postgresRatio = rate(runs.postgres) / bullmq;
