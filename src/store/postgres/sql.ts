@@ -1,4 +1,26 @@
+import type { QueryResult, QueryResultRow } from "pg";
+import { ConfigurationError } from "../../core/errors.js";
 import type { ATTEMPT_COLUMNS, DELIVERY_COLUMNS } from "../sql/rows.js";
+
+export type Row = Record<string, unknown>;
+/** What the store needs of a connection: the pool, one of its clients, or the caller's client. */
+export interface Queryable {
+  query<R extends QueryResultRow = Row>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
+}
+/** Each table's name, qualified by the store's schema. */
+export type Tables = Record<
+  "apps" | "endpoints" | "messages" | "deliveries" | "attempts" | "documents" | "workers" | "migrations",
+  string
+>;
+
+/** Tries of a transaction that may need running again (a deadlock, a conflicting delete). */
+export const MAX_TRANSACTION_TRIES = 3;
+
+export const list = (columns: readonly string[]) => columns.join(", ");
+
+export function closedError(): ConfigurationError {
+  return new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", "the PostgreSQL store is closed");
+}
 
 /** Element types of the arrays unnested into multi-row inserts. */
 export const DELIVERY_SQL_TYPES: Record<(typeof DELIVERY_COLUMNS)[number], string> = {
