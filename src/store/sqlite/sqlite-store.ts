@@ -10,22 +10,18 @@ import {
   reencrypted,
   sealedDocumentsSql,
 } from "../codec.js";
-import { type EndpointQueueState, LeaseOnInsert } from "../lease-on-insert.js";
 import { pageLimit, pageOrder, toPage } from "../paging.js";
 import {
   appToRow,
-  attemptToRow,
   deliveryToRow,
   endpointPatchColumns,
   endpointToRow,
-  messageToRow,
   rowToApp,
   rowToAttempt,
   rowToDelivery,
   rowToDocument,
   rowToEndpoint,
   rowToMessage,
-  rowToWorker,
 } from "../sql/rows.js";
 import { MIGRATIONS } from "../sql/schema.js";
 import type {
@@ -52,6 +48,7 @@ import type {
   Store,
   WorkerRecord,
 } from "../store.js";
+import { SqliteQueue } from "./queue.js";
 import { RETENTION, SQL } from "./statements.js";
 
 type Database = BetterSqlite3.Database;
@@ -78,7 +75,6 @@ const BUSY_TIMEOUT_MS = 5_000;
  * room for rows skipped by the per-endpoint cap without reading the whole
  * queue. When a batch is used up the claim reads the next one.
  */
-const CANDIDATE_FACTOR = 4;
 
 /** SQL fragments with their values, keeping only those whose value is not undefined (an absent filter or patch field). */
 function clauses(pairs: ReadonlyArray<readonly [sql: string, value: unknown]>): { sql: string[]; values: unknown[] } {
@@ -137,6 +133,8 @@ export class SqliteStore implements Store {
   #opening: Promise<Database> | null = null;
   #closed = false;
   readonly #statements = new Map<string, Statement>();
+  /** Sends, claims, completions and leases (the hot path): see queue.ts. */
+  readonly #queue: SqliteQueue;
 
   constructor(options: SqliteStoreOptions) {
     if (typeof options?.path !== "string" || options.path === "") {
@@ -152,6 +150,13 @@ export class SqliteStore implements Store {
     this.path = options.path;
     this.#synchronous = synchronous === "full" ? "FULL" : "NORMAL";
     this.#codec = columnCodec(options);
+    this.#queue = new SqliteQueue({
+      codec: this.#codec,
+      connection: () => this.#connection(),
+      stmt: (db, sql) => this.#stmt(db, sql),
+      write: (db, fn) => this.#write(db, fn),
+      isClosed: () => this.#closed,
+    });
   }
 
   /** The id of the key secrets are encrypted with; null when they are stored in clear. */
@@ -311,7 +316,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     // Sends already accepted are written before the file closes.
-    if (this.#insertQueue.length > 0 && this.#db !== null) this.#flushInserts(this.#db);
+    if (this.#db !== null) this.#queue.drain(this.#db);
     this.#closed = true;
     const opening = this.#opening;
     this.#opening = null;
@@ -410,118 +415,17 @@ export class SqliteStore implements Store {
 
   // --- messages -------------------------------------------------------------
 
-  #insertQueue: {
-    message: MessageRecord;
-    deliveries: DeliveryRecord[];
-    claim: ClaimOptions | undefined;
-    resolve: (result: InsertMessageResult) => void;
-    reject: (error: unknown) => void;
-  }[] = [];
-
   /**
    * Group commit: the messages sent while the event loop was busy are written
-   * in one transaction (each in its own savepoint, so one bad row fails only
-   * its own send), and every send resolves once that commit is durable.
+   * in one transaction, and every send resolves once that commit is durable
+   * (see queue.ts).
    */
-  async insertMessage(
+  insertMessage(
     message: MessageRecord,
     deliveries: DeliveryRecord[],
-    options: InsertOptions = {},
+    options?: InsertOptions,
   ): Promise<InsertMessageResult> {
-    const db = await this.#connection();
-    // close() may have run while the connection was awaited.
-    if (this.#closed) throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", "the SQLite store is closed");
-    return new Promise<InsertMessageResult>((resolve, reject) => {
-      this.#insertQueue.push({ message, deliveries, claim: options.claim, resolve, reject });
-      if (this.#insertQueue.length === 1) {
-        setImmediate(() => {
-          if (this.#insertQueue.length > 0) this.#flushInserts(db);
-        });
-      }
-    });
-  }
-
-  #flushInserts(db: Database): void {
-    const batch = this.#insertQueue.splice(0);
-    const leases = new LeaseOnInsert((endpointId, now) => this.#queueState(db, endpointId, now));
-    // Fast path: the whole batch in one transaction. A savepoint per message would double the cost of
-    // a send, so they are used only when some message fails, to fail that one alone.
-    try {
-      const results = this.#write(db, () =>
-        batch.map((item) => this.#insertOne(db, item.message, item.deliveries, item.claim, leases)),
-      );
-      for (const [i, item] of batch.entries()) item.resolve(results[i] as InsertMessageResult);
-      return;
-    } catch {
-      leases.undo();
-    }
-    const outcomes: ({ ok: true; value: InsertMessageResult } | { ok: false; error: unknown })[] = [];
-    try {
-      this.#write(db, () => {
-        const retryLeases = new LeaseOnInsert((endpointId, now) => this.#queueState(db, endpointId, now));
-        for (const item of batch) {
-          try {
-            outcomes.push({
-              ok: true,
-              value: db.transaction(() =>
-                this.#insertOne(db, item.message, item.deliveries, item.claim, retryLeases),
-              )(),
-            });
-          } catch (error) {
-            outcomes.push({ ok: false, error });
-          }
-        }
-      });
-    } catch (error) {
-      for (const item of batch) item.reject(error);
-      return;
-    }
-    batch.forEach((item, i) => {
-      const outcome = outcomes[i];
-      if (outcome?.ok) item.resolve(outcome.value);
-      else item.reject(outcome?.error);
-    });
-  }
-
-  /** Whether an endpoint has deliveries due and waiting, and how many it has in flight, as this transaction sees it. */
-  #queueState(db: Database, endpointId: string, now: number): EndpointQueueState {
-    return {
-      waiting: Number(this.#stmt(db, SQL.endpointWaiting).get(endpointId, now)?.n ?? 0) === 1,
-      live: Number(this.#stmt(db, SQL.liveLeases).get(endpointId, now)?.n ?? 0),
-    };
-  }
-
-  #insertOne(
-    db: Database,
-    message: MessageRecord,
-    deliveries: DeliveryRecord[],
-    claim: ClaimOptions | undefined,
-    leases: LeaseOnInsert,
-  ): InsertMessageResult {
-    if (this.#stmt(db, SQL.insertMessage).run(...messageToRow(message)).changes === 0) {
-      const existing = this.#stmt(db, SQL.messageByEvent).get(message.appId, message.eventId);
-      // ON CONFLICT names only (app_id, event_id), so any other conflict threw: the row is there.
-      if (existing === undefined) throw new Error(`message ${message.appId}/${message.eventId} vanished`);
-      const count = this.#stmt(db, SQL.deliveriesOfMessage).get(existing.id);
-      return { message: rowToMessage(existing), deliveryCount: Number(count?.n ?? 0), created: false };
-    }
-    const unfinished = this.#stmt(db, SQL.orderedUnfinished);
-    const insert = this.#stmt(db, SQL.insertDelivery);
-    // Ordered deliveries always take the claim path, where their order is kept.
-    const unordered = deliveries.filter((d) => d.orderingKey === undefined);
-    const leased = claim && leases.lease(unordered, claim);
-    for (const delivery of deliveries) {
-      // Behind an unfinished delivery of its ordered group (this transaction sees earlier ones too): parked.
-      const key = delivery.orderingKey;
-      if (key !== undefined && Number(unfinished.get(delivery.endpointId, key)?.n) === 1) delivery.nextAttemptAt = null;
-      insert.run(...deliveryToRow(delivery));
-    }
-    return {
-      message: structuredClone(message),
-      deliveryCount: deliveries.length,
-      created: true,
-      ...(leased && { leased }),
-    };
+    return this.#queue.insertMessage(message, deliveries, options);
   }
 
   async getMessage(id: string): Promise<MessageRecord | null> {
@@ -544,193 +448,33 @@ export class SqliteStore implements Store {
 
   // --- deliveries -----------------------------------------------------------
 
-  async claimDue(options: ClaimOptions): Promise<ClaimedDelivery[]> {
-    const db = await this.#connection();
-    if (this.#nothingToClaim(db, options)) return [];
-    return this.#write(db, () => this.#claimIn(db, options));
+  claimDue(options: ClaimOptions): Promise<ClaimedDelivery[]> {
+    return this.#queue.claimDue(options);
   }
 
-  /** Cheap checks before a claim's write transaction: no room at all, or every enabled endpoint excluded. */
-  #nothingToClaim(db: Database, options: ClaimOptions): boolean {
-    if (options.limit < 1 || options.perEndpointLimit < 1) return true;
-    const excluded = options.excludeEndpointIds ?? [];
-    return excluded.length > 0 && !this.#stmt(db, SQL.enabledEndpointsLeft).get(JSON.stringify(excluded))?.n;
-  }
-
-  /** The claim itself, inside the caller's write transaction. */
-  #claimIn(db: Database, options: ClaimOptions): ClaimedDelivery[] {
-    const { now, owner, leaseMs, limit, perEndpointLimit } = options;
-    // Endpoints whose rows the next candidate query skips: the caller's, then each one found at its cap.
-    const skipped = new Set(options.excludeEndpointIds ?? []);
-    const inFlight = new Map<string, number>();
-    const chosen: string[] = [];
-    // The first window holds just enough rows when no cap skips any (the common case); later ones,
-    // past rows of endpoints found at their cap, read further ahead.
-    let window = limit;
-    let after: { at: number; id: string } | null = null;
-    while (chosen.length < limit) {
-      const skip = JSON.stringify([...skipped]);
-      const rows: Row[] =
-        after === null
-          ? this.#stmt(db, SQL.claimCandidates).all(now, skip, window)
-          : this.#stmt(db, SQL.claimCandidatesAfter).all(now, after.at, after.id, skip, window);
-      for (const row of rows) {
-        const endpointId = String(row.endpoint_id);
-        let busy = inFlight.get(endpointId);
-        if (busy === undefined) busy = Number(this.#stmt(db, SQL.liveLeases).get(endpointId, now)?.n ?? 0);
-        if (busy < perEndpointLimit) {
-          chosen.push(String(row.id));
-          busy++;
-        }
-        inFlight.set(endpointId, busy);
-        if (busy >= perEndpointLimit) skipped.add(endpointId);
-        if (chosen.length >= limit) break;
-      }
-      const last = rows[rows.length - 1];
-      if (rows.length < window || last === undefined) break;
-      window = (limit - chosen.length) * CANDIDATE_FACTOR;
-      // Every enabled endpoint is at its cap or excluded: the rest of the queue holds nothing to take.
-      if (skipped.size > 0 && !this.#stmt(db, SQL.enabledEndpointsLeft).get(JSON.stringify([...skipped]))?.n) break;
-      after = { at: Number(last.next_attempt_at), id: String(last.id) };
-    }
-    if (chosen.length === 0) return [];
-
-    const ids = JSON.stringify(chosen);
-    const leased = new Map<string, DeliveryRecord>();
-    for (const row of this.#stmt(db, SQL.lease).all(owner, now + leaseMs, now, ids)) {
-      const delivery = rowToDelivery(row);
-      leased.set(delivery.id, delivery);
-    }
-    const messageIds = JSON.stringify([...new Set([...leased.values()].map((d) => d.messageId))]);
-    const endpointIds = JSON.stringify([...new Set([...leased.values()].map((d) => d.endpointId))]);
-    const messageRows = new Map<string, Row>();
-    for (const row of this.#stmt(db, SQL.messagesByIds).all(messageIds)) messageRows.set(String(row.id), row);
-    const endpointRows = new Map<string, Row>();
-    for (const row of this.#stmt(db, SQL.endpointsByIds).all(endpointIds)) endpointRows.set(String(row.id), row);
-
-    const claimed: ClaimedDelivery[] = [];
-    for (const id of chosen) {
-      const delivery = leased.get(id);
-      const messageRow = delivery && messageRows.get(delivery.messageId);
-      const endpointRow = delivery && endpointRows.get(delivery.endpointId);
-      // Mapped per claim, so claims of one endpoint or message never share an object (callers may mutate them).
-      if (delivery && messageRow && endpointRow) {
-        claimed.push({
-          delivery,
-          message: rowToMessage(messageRow),
-          endpoint: rowToEndpoint(endpointRow, this.#codec),
-        });
-      }
-    }
-    return claimed;
-  }
-
-  async complete(
+  complete(
     completions: Completion[],
     now: number,
     disableAfterMs: number,
     claim?: ClaimOptions,
   ): Promise<CompletionEffects> {
-    const db = await this.#connection();
-    const claimToo = claim !== undefined && !this.#nothingToClaim(db, claim);
-    return this.#write(db, () => {
-      const effects = this.#completeIn(db, completions, now, disableAfterMs);
-      if (claimToo) effects.claimed = this.#claimIn(db, claim);
-      return effects;
-    });
+    return this.#queue.complete(completions, now, disableAfterMs, claim);
   }
 
-  #completeIn(db: Database, completions: Completion[], now: number, disableAfterMs: number): CompletionEffects {
-    const effects: CompletionEffects = { failingEndpoints: [], disabledEndpoints: [], lostLeases: [] };
-    const insertAttempt = this.#stmt(db, SQL.insertAttempt);
-    const completeDelivery = this.#stmt(db, SQL.completeDelivery);
-    // Endpoint health as this batch has left it so far; written only when it changes.
-    const health = new Map<string, { failingSince: number | null; disabled: boolean } | null>();
-    for (const completion of completions) {
-      const { attempt } = completion;
-      insertAttempt.run(...attemptToRow(attempt), attempt.deliveryId);
-      const updated = completeDelivery.get(
-        completion.status,
-        completion.nextAttemptAt,
-        attempt.statusCode,
-        attempt.error,
-        now,
-        completion.deliveryId,
-        completion.owner,
-      );
-      if (updated === undefined) effects.lostLeases.push(completion.deliveryId);
-      else if (updated.ordering_key !== null && completion.status !== "pending") {
-        // Done with, one way or the other: the next delivery of its ordered group goes.
-        this.#stmt(db, SQL.activateNext).run(now, now, updated.endpoint_id, updated.ordering_key);
-      }
-
-      const endpointId = attempt.endpointId;
-      let state = health.get(endpointId);
-      if (state === undefined) {
-        const row = this.#stmt(db, SQL.endpointHealth).get(endpointId);
-        state =
-          row === undefined
-            ? null
-            : {
-                failingSince: row.failing_since === null ? null : Number(row.failing_since),
-                disabled: Number(row.disabled) === 1,
-              };
-        health.set(endpointId, state);
-      }
-      if (state === null) continue;
-      if (completion.endpointOutcome === "succeeded") {
-        if (state.failingSince !== null) {
-          state.failingSince = null;
-          this.#stmt(db, SQL.setFailingSince).run(null, now, endpointId);
-        }
-        continue;
-      }
-      if (state.failingSince === null) {
-        state.failingSince = now;
-        this.#stmt(db, SQL.setFailingSince).run(now, now, endpointId);
-        effects.failingEndpoints.push({ endpointId, failingSince: now });
-      }
-      if (state.disabled) continue;
-      const reason =
-        completion.endpointOutcome === "gone" ? "gone" : now - state.failingSince >= disableAfterMs ? "failing" : null;
-      if (reason !== null) {
-        state.disabled = true;
-        this.#stmt(db, SQL.disableEndpoint).run(reason, now, endpointId);
-        effects.disabledEndpoints.push({ endpointId, reason });
-      }
-    }
-    return effects;
+  heartbeat(worker: WorkerRecord, deliveryIds: readonly string[], leaseUntil: number): Promise<void> {
+    return this.#queue.heartbeat(worker, deliveryIds, leaseUntil);
   }
 
-  async heartbeat(worker: WorkerRecord, deliveryIds: readonly string[], leaseUntil: number): Promise<void> {
-    const db = await this.#connection();
-    this.#write(db, () => {
-      this.#stmt(db, SQL.registerWorker).run(worker.id, worker.host, worker.pid, worker.startedAt, worker.heartbeatAt);
-      if (deliveryIds.length > 0)
-        this.#stmt(db, SQL.extendLeases).run(leaseUntil, JSON.stringify(deliveryIds), worker.id);
-    });
+  listWorkers(): Promise<WorkerRecord[]> {
+    return this.#queue.listWorkers();
   }
 
-  async listWorkers(): Promise<WorkerRecord[]> {
-    const db = await this.#connection();
-    return this.#stmt(db, SQL.listWorkers).all().map(rowToWorker);
+  releaseWorker(workerId: string, now: number): Promise<number> {
+    return this.#queue.releaseWorker(workerId, now);
   }
 
-  async releaseWorker(workerId: string, now: number): Promise<number> {
-    const db = await this.#connection();
-    return this.#write(db, () => {
-      this.#stmt(db, SQL.forgetWorker).run(workerId);
-      return this.#stmt(db, SQL.releaseOwner).run(now, workerId).changes;
-    });
-  }
-
-  async release(owner: string, deliveryIds: readonly string[], now: number): Promise<void> {
-    const db = await this.#connection();
-    if (deliveryIds.length === 0) return;
-    this.#write(db, () => {
-      const release = this.#stmt(db, SQL.release);
-      for (const id of deliveryIds) release.run(now, id, owner);
-    });
+  release(owner: string, deliveryIds: readonly string[], now: number): Promise<void> {
+    return this.#queue.release(owner, deliveryIds, now);
   }
 
   async addDelivery(delivery: DeliveryRecord): Promise<void> {
