@@ -1,13 +1,11 @@
 import { EventEmitter } from "node:events";
-import { isIP } from "node:net";
 import { type Clock, systemClock } from "../core/clock.js";
-import { isSignatureAlgorithm, type SignatureAlgorithm } from "../core/enums.js";
 import { ConfigurationError, ConflictError, NotFoundError } from "../core/errors.js";
 import { matchesEventType } from "../core/event-filter.js";
 import type { AnyEvents, EventMap } from "../core/event-map.js";
 import { newId } from "../core/ids.js";
 import { plainJson } from "../core/json.js";
-import { requireInteger, requireText, WebhookEvent } from "../core/models.js";
+import { requireInteger, WebhookEvent } from "../core/models.js";
 import { DEFAULTS } from "../core/options.js";
 import { generateSecret, parseSigningSecret } from "../signing/secrets.js";
 import { MemoryStore } from "../store/memory/memory-store.js";
@@ -15,7 +13,6 @@ import type {
   AppRecord,
   AttemptFilter,
   AttemptRecord,
-  BodyFormat,
   DeliveryFilter,
   DeliveryRecord,
   EndpointPatch,
@@ -32,178 +29,45 @@ import { EgressPolicy } from "../transport/egress-guard.js";
 import { HttpTransport } from "../transport/http-transport.js";
 import type { WebhookTransport } from "../transport/transport.js";
 import { ApiKeys } from "./api-keys.js";
-import { isReservedHeader } from "./deliver.js";
 import { EventTypes } from "./event-types.js";
-import { compileFilter, EndpointFilters } from "./filter.js";
+import { EndpointFilters } from "./filter.js";
+import type {
+  DeliveryEvent,
+  Endpoint,
+  EndpointInput,
+  EndpointUpdate,
+  HooklineEvents,
+  HooklineOptions,
+  SendInput,
+  SendResult,
+} from "./hookline-types.js";
+import {
+  optionalNames,
+  requireName,
+  stringMap,
+  toMs,
+  validatePatch,
+  validateUrl,
+  withoutNullExtensions,
+  withoutUndefined,
+} from "./input-checks.js";
 import { ReadCache } from "./read-cache.js";
-import { type PurgeReport, type RetentionOptions, RetentionPurger } from "./retention.js";
+import { type PurgeReport, RetentionPurger } from "./retention.js";
 import { scheduledRetry } from "./retry-policy.js";
 import { Sources } from "./sources.js";
 import { endSendSpan, startSendSpan } from "./tracing.js";
 import { type CompletedAttempt, DeliveryWorker } from "./worker.js";
 
-export interface HooklineOptions {
-  /** Where endpoints, messages, deliveries and attempts live. An in-memory store when omitted. */
-  store?: Store;
-  /** How webhooks leave; an {@link HttpTransport} with the egress guard by default. */
-  transport?: WebhookTransport;
-  /** Lift the egress guard of the default transport (local testing). */
-  allowPrivateNetworks?: boolean;
-  /** CIDRs the default transport may reach even though they are private. */
-  allowedCidrs?: readonly string[];
-  /** Delay before each attempt in ms; the first entry is the first attempt. Default: DESIGN.md's schedule. */
-  retrySchedule?: readonly number[];
-  /** ± spread of each scheduled delay (default 0.2). */
-  retryJitterRatio?: number;
-  /** Deliveries in flight at once in this process (default 64). */
-  concurrency?: number;
-  /** Deliveries of one endpoint in flight at once, across every worker (default 10). */
-  perEndpointConcurrency?: number;
-  /**
-   * An attempt running longer than this (default 1 s) no longer counts against `concurrency`, so
-   * slow receivers cannot starve the others; up to three times `concurrency` such attempts run
-   * beside the rest, after which the endpoints they belong to wait for them to finish.
-   */
-  slowAttemptMs?: number;
-  /** Rows per claim and per completion batch (default 100). */
-  batchSize?: number;
-  /**
-   * How long a lease outlives its worker's last heartbeat (default 9 s; workers beat every third of
-   * it and extend their leases meanwhile, so attempts may run as long as their endpoint's timeout).
-   * A worker on the same host that finds a dead predecessor takes its leases over at once.
-   */
-  leaseMs?: number;
-  /**
-   * How long this process keeps what it reads for every send or request — apps, API keys, an app's
-   * enabled endpoints, the event types' schemas (default 1 s; 0 reads them every time). Changes
-   * made through this process apply at once; changes made by another process on the same
-   * database (a deleted API key, too), within this time.
-   */
-  readCacheTtlMs?: number;
-  /** Safety-net poll when no wake-up arrives (default 1 s). */
-  pollIntervalMs?: number;
-  /** An endpoint failing without a success this long is disabled (default 5 days). */
-  disableAfterMs?: number;
-  /** Largest accepted message body in bytes (default 1 MiB). */
-  maxPayloadBytes?: number;
-  /** Upper bound on a receiver's `Retry-After` (default 24 h). */
-  maxRetryAfterMs?: number;
-  /**
-   * How long finished messages are kept: payloads expunged after `payloadMs`, records deleted after
-   * `historyMs`, purged in small batches while the workers run. Nothing is purged by default.
-   */
-  retention?: RetentionOptions;
-  clock?: Clock;
-}
-
-/** An endpoint as the engine returns it: the stored record plus its current secret. */
-export type Endpoint = EndpointRecord & { secret: string };
-
-export interface EndpointInput {
-  url: string;
-  /** `whsec_…`, `whsk_…` or a raw secret; a new `whsec_` secret when omitted. */
-  secret?: string;
-  eventTypes?: string[];
-  description?: string;
-  headers?: Record<string, string>;
-  rateLimitPerSecond?: number | null;
-  metadata?: Record<string, string>;
-  appId?: string;
-  uid?: string | null;
-  channels?: string[] | null;
-  signatureAlgorithm?: SignatureAlgorithm;
-  timeoutMs?: number;
-  disabled?: boolean;
-  /**
-   * `"fifo"`: deliveries strictly in send order, one at a time (per
-   * `orderingKey` of the messages, when they carry one); a failing one holds
-   * those behind it until it succeeds or is exhausted. `null` turns it off.
-   */
-  ordering?: "fifo" | null;
-  /**
-   * A payload filter: only messages whose payload it takes are delivered
-   * here, e.g. `{ amount: { $gte: 100 }, "customer.country": { $in: ["DE", "FR"] } }`
-   * (the operators and their semantics: `compileFilter`). Validated when
-   * saved; `null` removes it.
-   */
-  filter?: Record<string, unknown> | null;
-}
-
-export type EndpointUpdate = Partial<Omit<EndpointInput, "appId" | "secret">>;
-
-export interface SendInput {
-  eventType: string;
-  payload: unknown;
-  /** Idempotency key per app: sending it again returns the first message and creates nothing. */
-  eventId?: string;
-  appId?: string;
-  source?: string;
-  channels?: string[];
-  tags?: string[];
-  /** `envelope` (default) sends DESIGN.md's event envelope; `payload` sends the payload alone, as Svix does. */
-  bodyFormat?: BodyFormat;
-  /**
-   * For endpoints with `ordering: "fifo"`: the group this message keeps its
-   * order within (say, a customer id); groups are delivered in parallel.
-   * Without it, the endpoint's whole stream is one group.
-   */
-  orderingKey?: string;
-  /**
-   * This message's payload is expunged this long after it is sent (once its deliveries are done),
-   * instead of after the store-wide `retention.payloadMs`.
-   */
-  payloadRetentionMs?: number;
-  /**
-   * The W3C `traceparent` this send continues (the API server passes its
-   * request's); without it, the active OpenTelemetry context's. Kept on the
-   * message and sent on each attempt. A malformed value is ignored.
-   */
-  traceparent?: string;
-}
-
-export interface SendResult {
-  messageId: string;
-  eventId: string;
-  deliveryCount: number;
-  /** False when the event id had been sent before: the first message is returned. */
-  created: boolean;
-  /** The stored message (the first one when `created` is false). */
-  message: MessageRecord;
-}
-
-export interface DeliveryEvent {
-  deliveryId: string;
-  messageId: string;
-  endpointId: string;
-  appId: string;
-  attempt: AttemptRecord;
-  /** When the next attempt is due (`delivery:failed`), else null. */
-  nextAttemptAt: number | null;
-}
-
-export interface HooklineEvents {
-  "delivery:succeeded": [DeliveryEvent];
-  /** An attempt failed and another is scheduled. */
-  "delivery:failed": [DeliveryEvent];
-  /** The last attempt failed: the delivery is `failed` (the dead letter) until retried by hand. */
-  "delivery:exhausted": [DeliveryEvent];
-  /** An endpoint started a run of failures (a warning before it may be disabled). */
-  "endpoint:failing": [{ endpointId: string; failingSince: number }];
-  "endpoint:disabled": [{ endpointId: string; reason: string }];
-  /**
-   * Deliveries became due through this process (a send, a resend, a recovery,
-   * an endpoint enabled). Workers in this process are woken already; a worker
-   * in another process on the same SQLite file (which has no LISTEN/NOTIFY)
-   * needs its `wake()` called.
-   */
-  "work:queued": [];
-  /** A background purge pass expunged payloads or deleted history (see `retention`). */
-  "retention:purged": [PurgeReport];
-  /** Infrastructure trouble in the background worker (the store unreachable); it retries by itself. */
-  error: [unknown];
-}
-
-const MAX_NAME_LENGTH = 256;
+export type {
+  DeliveryEvent,
+  Endpoint,
+  EndpointInput,
+  EndpointUpdate,
+  HooklineEvents,
+  HooklineOptions,
+  SendInput,
+  SendResult,
+} from "./hookline-types.js";
 
 /**
  * The durable webhook engine: endpoints, messages, deliveries and attempts in
@@ -607,7 +471,7 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
       const now = this.#clock.now();
       const secret = input.secret ?? generateSecret();
       parseSigningSecret(secret);
-      const url = this.#validateUrl(input.url);
+      const url = validateUrl(this.#egress, input.url);
       const record: EndpointRecord = {
         id: newId("ep", now),
         appId,
@@ -627,7 +491,7 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
         failingSince: null,
         createdAt: now,
         updatedAt: now,
-        ...withoutNullExtensions(this.#validatePatch(withoutUndefined(input))),
+        ...withoutNullExtensions(validatePatch(this.#egress, withoutUndefined(input))),
       };
       if (record.disabled) record.disabledReason = "manual";
       await this.store.createEndpoint(record);
@@ -642,7 +506,7 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
     /** Changes the given fields; the others keep their values. */
     update: async (id: string, patch: EndpointUpdate): Promise<Endpoint> => {
       await this.#endpoint(id);
-      const validated = this.#validatePatch(withoutUndefined(patch ?? {}));
+      const validated = validatePatch(this.#egress, withoutUndefined(patch ?? {}));
       if (validated.disabled === false) Object.assign(validated, { disabledReason: null, failingSince: null });
       if (validated.disabled === true) validated.disabledReason = "manual";
       return this.#patchEndpoint(id, validated);
@@ -847,107 +711,6 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
     return toEndpoint(updated);
   }
 
-  /** Checks every field of an endpoint input; returns the store patch. */
-  #validatePatch(input: EndpointUpdate): EndpointPatch {
-    const patch: EndpointPatch = {};
-    if (input.url !== undefined) patch.url = this.#validateUrl(input.url);
-    if (input.eventTypes !== undefined) patch.eventTypes = optionalNames("eventTypes", input.eventTypes) ?? [];
-    if (input.channels !== undefined) patch.channels = optionalNames("channels", input.channels ?? undefined);
-    if (input.description !== undefined) {
-      requireText("description", input.description, 4096);
-      patch.description = input.description;
-    }
-    if (input.uid !== undefined) {
-      if (input.uid !== null) requireName("uid", input.uid);
-      patch.uid = input.uid;
-    }
-    if (input.headers !== undefined) {
-      const headers = stringMap("headers", input.headers);
-      for (const [name, value] of Object.entries(headers)) {
-        if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n\0]/.test(value)) {
-          throw new ConfigurationError(
-            "HOOKLINE_CONFIGURATION_INVALID",
-            `headers: ${JSON.stringify(name)} is not a valid header`,
-          );
-        }
-        if (isReservedHeader(name)) {
-          throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", `headers: ${name} is set by hookline itself`);
-        }
-      }
-      patch.headers = headers;
-    }
-    if (input.metadata !== undefined) patch.metadata = stringMap("metadata", input.metadata);
-    if (input.rateLimitPerSecond !== undefined) {
-      if (input.rateLimitPerSecond !== null) requireInteger("rateLimitPerSecond", input.rateLimitPerSecond, 1);
-      patch.rateLimitPerSecond = input.rateLimitPerSecond;
-    }
-    if (input.signatureAlgorithm !== undefined) {
-      if (!isSignatureAlgorithm(input.signatureAlgorithm)) {
-        throw new ConfigurationError(
-          "HOOKLINE_CONFIGURATION_INVALID",
-          "signatureAlgorithm must be hmac_sha256 or hmac_sha512",
-        );
-      }
-      patch.signatureAlgorithm = input.signatureAlgorithm;
-    }
-    if (input.timeoutMs !== undefined) {
-      requireInteger("timeoutMs", input.timeoutMs, 1);
-      patch.timeoutMs = input.timeoutMs;
-    }
-    if (input.disabled !== undefined) {
-      if (typeof input.disabled !== "boolean") {
-        throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", "disabled must be a boolean");
-      }
-      patch.disabled = input.disabled;
-    }
-    if (input.ordering !== undefined) {
-      if (input.ordering !== null && input.ordering !== "fifo") {
-        throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", 'ordering must be "fifo" or null');
-      }
-      patch.ordering = input.ordering;
-    }
-    if (input.filter !== undefined) {
-      if (input.filter !== null) compileFilter(input.filter);
-      patch.filter = input.filter;
-    }
-    return patch;
-  }
-
-  #validateUrl(url: unknown): string {
-    if (typeof url !== "string" || url.length === 0 || url.length > 2048) {
-      throw new ConfigurationError(
-        "HOOKLINE_CONFIGURATION_INVALID",
-        "url must be a non-empty string of ≤ 2048 characters",
-      );
-    }
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch (error) {
-      throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", `url ${JSON.stringify(url)} is not a valid URL`, {
-        cause: error,
-      });
-    }
-    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-      throw new ConfigurationError(
-        "HOOKLINE_CONFIGURATION_INVALID",
-        `url must be http or https, got ${parsed.protocol}`,
-      );
-    }
-    // A literal address the guard refuses can never be delivered: say so now, not at every attempt.
-    const host = parsed.hostname.replace(/^\[|\]$/g, "");
-    if (isIP(host) !== 0) {
-      const range = this.#egress.refusedRange(host);
-      if (range !== null) {
-        throw new ConfigurationError(
-          "HOOKLINE_CONFIGURATION_INVALID",
-          `url points at ${host} (${range}), which the egress guard refuses; set allowPrivateNetworks or allowedCidrs to deliver there`,
-        );
-      }
-    }
-    return url;
-  }
-
   #announce(batch: readonly CompletedAttempt[], effects: Awaited<ReturnType<Store["complete"]>>): void {
     if (effects.disabledEndpoints.length > 0) this.#endpointCache.clear();
     const lost = new Set(effects.lostLeases);
@@ -1017,53 +780,6 @@ export async function createHookline<E extends EventMap = AnyEvents>(
 /** The clear-text warning is given once per process, not once per store. */
 let warnedSecretsInClear = false;
 
-/** A new endpoint has no `ordering` key unless it is ordered, nor a `filter` key unless it has a filter. */
-function withoutNullExtensions(patch: EndpointPatch): Omit<EndpointPatch, "ordering"> & { ordering?: "fifo" } {
-  const { ordering, filter, ...rest } = patch;
-  return { ...rest, ...(ordering && { ordering }), ...(filter && { filter }) };
-}
-
 function toEndpoint(record: EndpointRecord): Endpoint {
   return { ...record, secret: record.secrets[0]?.secret ?? "" };
-}
-
-function requireName(name: string, value: unknown): asserts value is string {
-  if (typeof value !== "string" || value.length === 0 || value.length > MAX_NAME_LENGTH) {
-    throw new ConfigurationError(
-      "HOOKLINE_CONFIGURATION_INVALID",
-      `${name} must be a non-empty string of ≤ ${MAX_NAME_LENGTH} characters`,
-    );
-  }
-}
-
-function optionalNames(name: string, value: unknown): string[] | null {
-  if (value === undefined || value === null) return null;
-  if (!Array.isArray(value) || value.length > 100) {
-    throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", `${name} must be an array of ≤ 100 strings`);
-  }
-  for (const item of value) requireName(`${name}[]`, item);
-  return [...value];
-}
-
-function stringMap(name: string, value: unknown): Record<string, string> {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", `${name} must be an object of strings`);
-  }
-  const entries = Object.entries(value);
-  if (entries.length > 100 || entries.some(([, v]) => typeof v !== "string" || v.length > 4096)) {
-    throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", `${name} must be an object of ≤ 100 string values`);
-  }
-  return Object.fromEntries(entries) as Record<string, string>;
-}
-
-function toMs(name: string, value: unknown): number {
-  const ms = value instanceof Date ? value.getTime() : value;
-  if (typeof ms !== "number" || !Number.isFinite(ms)) {
-    throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", `${name} must be a Date or milliseconds`);
-  }
-  return ms;
-}
-
-function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
