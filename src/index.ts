@@ -40,18 +40,17 @@ export {
   PayloadValidationError,
 } from "./delivery/event-types.js";
 export { compileFilter, type FilterEvaluator } from "./delivery/filter.js";
-export {
-  createHookline,
-  type DeliveryEvent,
-  type Endpoint,
-  type EndpointInput,
-  type EndpointUpdate,
-  Hookline,
-  type HooklineEvents,
-  type HooklineOptions,
-  type SendInput,
-  type SendResult,
-} from "./delivery/hookline.js";
+export { createHookline, Hookline } from "./delivery/hookline.js";
+export type {
+  DeliveryEvent,
+  Endpoint,
+  EndpointInput,
+  EndpointUpdate,
+  HooklineEvents,
+  HooklineOptions,
+  SendInput,
+  SendResult,
+} from "./delivery/hookline-types.js";
 export {
   applyRetryAfter,
   exponentialRetry,

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Logger } from "pino";
-import type { Hookline, HooklineEvents } from "../delivery/hookline.js";
+import type { Hookline } from "../delivery/hookline.js";
+import type { HooklineEvents } from "../delivery/hookline-types.js";
 
 /** Set in the environment of the process `hookline serve` starts for its delivery workers. */
 export const WORKER_ROLE_ENV = "HOOKLINE_SERVE_ROLE";

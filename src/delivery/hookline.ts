@@ -58,17 +58,6 @@ import { Sources } from "./sources.js";
 import { endSendSpan, startSendSpan } from "./tracing.js";
 import { type CompletedAttempt, DeliveryWorker } from "./worker.js";
 
-export type {
-  DeliveryEvent,
-  Endpoint,
-  EndpointInput,
-  EndpointUpdate,
-  HooklineEvents,
-  HooklineOptions,
-  SendInput,
-  SendResult,
-} from "./hookline-types.js";
-
 /**
  * The durable webhook engine: endpoints, messages, deliveries and attempts in
  * a store, and workers that deliver at least once through crashes. Create it
@@ -375,7 +364,7 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
      * per process, so the API and `send()` look apps up without a database read each time.
      */
     find: async (idOrUid: string): Promise<AppRecord | null> => {
-      const app = await this.#appCache.get(idOrUid, () => this.store.getApp(idOrUid));
+      const app = await this.#cachedApp(idOrUid);
       return app === null ? null : { ...app, metadata: { ...app.metadata } };
     },
     list: (options: PageOptions = {}): Promise<Page<AppRecord>> => this.store.listApps(options),
@@ -673,7 +662,15 @@ export class Hookline<E extends EventMap = AnyEvents> extends EventEmitter<Hookl
       return DEFAULTS.defaultAppId;
     }
     requireName("appId", appId);
-    return (await this.apps.get(appId)).id;
+    // The shared cached record: a send needs only its id, so it copies nothing.
+    const app = await this.#cachedApp(appId);
+    if (!app) throw new NotFoundError(`app ${JSON.stringify(appId)} not found`);
+    return app.id;
+  }
+
+  /** The cached record itself, shared: never hand it out (apps.find copies it). */
+  #cachedApp(idOrUid: string): Promise<AppRecord | null> {
+    return this.#appCache.get(idOrUid, () => this.store.getApp(idOrUid));
   }
 
   async #ensureDefaultApp(): Promise<void> {

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import type { Hookline, SendResult } from "../delivery/hookline.js";
+import type { Hookline } from "../delivery/hookline.js";
+import type { SendResult } from "../delivery/hookline-types.js";
 import type { InboundSource } from "../delivery/sources.js";
 import { verifyWebhook, type WebhookHeaders } from "./verify.js";
 

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { DeliveryEvent, Hookline } from "../delivery/hookline.js";
+import type { Hookline } from "../delivery/hookline.js";
+import type { DeliveryEvent } from "../delivery/hookline-types.js";
 import type { DeliveryStatus } from "../store/store.js";
 
 /** Runs a gauge's store query; when the store is down the gauge keeps its last value and `hookline_store_up` says 0. */

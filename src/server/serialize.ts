@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import type { EventType } from "../delivery/event-types.js";
-import type { Endpoint } from "../delivery/hookline.js";
+import type { Endpoint } from "../delivery/hookline-types.js";
 import type {
   AppRecord,
   AttemptRecord,

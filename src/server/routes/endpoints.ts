@@ -1,6 +1,7 @@
 import { NotFoundError } from "../../core/errors.js";
 import { newId } from "../../core/ids.js";
-import type { Endpoint, EndpointUpdate, Hookline } from "../../delivery/hookline.js";
+import type { Hookline } from "../../delivery/hookline.js";
+import type { Endpoint, EndpointUpdate } from "../../delivery/hookline-types.js";
 import type { AppRecord } from "../../store/store.js";
 import { ownedBy } from "../auth.js";
 import type { FieldNames } from "../errors.js";
