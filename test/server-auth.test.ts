@@ -1,4 +1,7 @@
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createHookline, type Hookline } from "../src/index.js";
+import { type SqliteStore, sqliteStore } from "../src/sqlite.js";
 import { type ServerHarness, startHarness } from "./server-harness.js";
 import { startServer, type TestServer } from "./support/http-server.js";
 
@@ -438,5 +441,65 @@ describe("auth over every route", () => {
       headers: { authorization: `bearer ${h.adminToken}` },
     });
     expect(lowercase.statusCode).toBe(200);
+  });
+});
+
+describe("keys and apps read once a second per process, over a real socket", () => {
+  let wire: ServerHarness;
+  let other: Hookline;
+  let base: string;
+  const get = (path: string, token: string) =>
+    fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+
+  beforeAll(async () => {
+    // A short TTL, and a second engine on the same SQLite file standing for another process (the CLI).
+    wire = await startHarness({ store: "sqlite", engine: { readCacheTtlMs: 300 } });
+    await wire.server.listen({ host: "127.0.0.1", port: 0 });
+    base = `http://127.0.0.1:${(wire.server.server.address() as AddressInfo).port}`;
+    other = await createHookline({ store: sqliteStore({ path: (wire.store as SqliteStore).path }) });
+  });
+  afterAll(async () => {
+    await other.close();
+    await wire.close();
+  });
+
+  test("a key deleted by another process answers 401 within the TTL; one revoked here, at once", async () => {
+    const appId = await wire.createApp("cache-wire", "cache-wire");
+    const mint = async () => {
+      const response = await fetch(`${base}/api/v1/auth/api-key`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${wire.adminToken}`, "content-type": "application/json" },
+        body: JSON.stringify({ appId }),
+      });
+      expect(response.status).toBe(201);
+      return (await response.json()) as { id: string; token: string };
+    };
+    const first = await mint();
+    expect(await get(`/api/v1/app/${appId}`, first.token)).toBe(200);
+    await other.apiKeys.delete(first.id);
+    const deletedAt = performance.now();
+    while ((await get(`/api/v1/app/${appId}`, first.token)) === 200) {
+      expect(performance.now() - deletedAt).toBeLessThan(5_000);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(await get(`/api/v1/app/${appId}`, first.token)).toBe(401);
+
+    // Deleting the app through this server revokes its keys and forgets the app at once.
+    const second = await mint();
+    expect(await get(`/api/v1/app/${appId}`, second.token)).toBe(200);
+    const deleted = await fetch(`${base}/api/v1/app/${appId}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${wire.adminToken}` },
+    });
+    expect(deleted.status).toBe(204);
+    expect(await get(`/api/v1/app/${appId}`, second.token)).toBe(401);
+    expect(await get(`/api/v1/app/${appId}`, wire.adminToken)).toBe(404);
+  });
+
+  test("an app and a key created by another process work at once", async () => {
+    const app = await other.apps.create({ name: "made-elsewhere", uid: "made-elsewhere" });
+    expect(await get("/api/v1/app/made-elsewhere", wire.adminToken)).toBe(200);
+    const { token } = await other.apiKeys.create({ appId: app.id });
+    expect(await get(`/api/v1/app/${app.id}`, token)).toBe(200);
   });
 });
