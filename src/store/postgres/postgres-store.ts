@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { ClientConfig, Pool, PoolClient, QueryResult, QueryResultRow } from "pg";
+import type { Pool } from "pg";
 import { ConfigurationError } from "../../core/errors.js";
 import {
   assertKeysKnown,
@@ -52,8 +52,9 @@ import type {
   Store,
   WorkerRecord,
 } from "../store.js";
+import { loadPg, PgConnections } from "./connections.js";
 import { PostgresQueue } from "./queue.js";
-import { closedError, list, MAX_TRANSACTION_TRIES, placeholders, type Row, type Tables, Where } from "./sql.js";
+import { closedError, list, placeholders, type Row, type Tables, Where } from "./sql.js";
 import { WakeSubscription } from "./wake-subscription.js";
 
 /** Options of {@link postgresStore}. */
@@ -68,34 +69,11 @@ export interface PostgresStoreOptions extends EncryptionKeyOptions {
   maxConnections?: number;
 }
 
-type PgModule = typeof import("pg").default;
-
 const DEFAULT_SCHEMA = "hookline";
 const DEFAULT_MAX_CONNECTIONS = 10;
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 /** PostgreSQL identifiers (and so NOTIFY channels) are at most 63 bytes. */
 const MAX_IDENTIFIER_LENGTH = 63;
-/** Deadlock and serialization failures: the transaction was rolled back and may simply run again. */
-const RETRYABLE_CODES = new Set(["40P01", "40001"]);
-
-// The driver is loaded on first use, so importing hookline never loads pg for apps that do not use it.
-let pgModule: Promise<PgModule> | undefined;
-function loadPg(): Promise<PgModule> {
-  pgModule ??= import("pg").then((m) => m.default);
-  return pgModule;
-}
-
-/** BIGINT columns are millisecond times and counts, far below 2^53: numbers, not strings. Per pool, never global. */
-function bigintAsNumberTypes(pg: PgModule): NonNullable<ClientConfig["types"]> {
-  const parseBigint = (value: string): number => Number(value);
-  return {
-    getTypeParser: ((oid: number, format?: "text" | "binary") =>
-      oid === 20 && (format ?? "text") === "text"
-        ? parseBigint
-        : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-  };
-}
-
 /**
  * The PostgreSQL store: several worker processes on several machines share
  * one database. Workers claim due deliveries with `FOR UPDATE SKIP LOCKED`
@@ -112,14 +90,13 @@ export class PostgresStore implements Store {
   /** The NOTIFY channel `insertMessage` signals and `onWake` listens on. */
   readonly channel: string;
 
-  readonly #options: PostgresStoreOptions;
-  readonly #maxConnections: number;
   readonly #codec: ColumnCodec;
   readonly #t: Tables;
   /** Sends, claims, completions and leases (the hot path): see queue.ts. */
   readonly #queue: PostgresQueue;
   readonly #wakeSubscriptions = new Set<WakeSubscription>();
-  #pool: Promise<Pool> | undefined;
+  /** The pool (its own or the caller's), queries and transactions: see connections.ts. */
+  readonly #db: PgConnections;
   #closing: Promise<void> | undefined;
   #retentionSql: ReturnType<typeof retentionSql> | undefined;
 
@@ -136,8 +113,7 @@ export class PostgresStore implements Store {
       throw new ConfigurationError("HOOKLINE_CONFIGURATION_INVALID", "maxConnections must be a positive integer");
     }
     this.schema = schema;
-    this.#options = options;
-    this.#maxConnections = maxConnections;
+    this.#db = new PgConnections({ ...options, maxConnections }, () => this.#closing !== undefined);
     this.#codec = columnCodec(options);
     const s = `"${schema}"`;
     this.#t = {
@@ -160,75 +136,8 @@ export class PostgresStore implements Store {
       codec: this.#codec,
       channel: this.channel,
       schema,
-      pool: () => this.#getPool(),
-      query: (text, values) => this.#query(text, values),
-      transaction: (fn, options) => this.#transaction(fn, options),
-      isClosing: () => this.#closing !== undefined,
+      db: this.#db,
     });
-  }
-
-  // ---- connections -------------------------------------------------------
-
-  #getPool(): Promise<Pool> {
-    if (this.#closing) return Promise.reject(closedError());
-    this.#pool ??= this.#options.pool
-      ? Promise.resolve(this.#options.pool)
-      : loadPg().then((pg) => {
-          const pool = new pg.Pool({
-            connectionString: this.#options.connectionString,
-            max: this.#maxConnections,
-            application_name: "hookline",
-            types: bigintAsNumberTypes(pg),
-          });
-          // An idle client that loses its connection is dropped by the pool; without a listener the error would crash the app.
-          pool.on("error", () => {});
-          return pool;
-        });
-    return this.#pool;
-  }
-
-  async #query<R extends QueryResultRow = Row>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
-    const pool = await this.#getPool();
-    return pool.query<R>(text, values);
-  }
-
-  /**
-   * Runs `fn` inside BEGIN … COMMIT on one pooled client; `begin` may add
-   * SET LOCAL statements, sent in the same round trip. Runs it again after a
-   * deadlock when `retry` is set.
-   */
-  async #transaction<T>(fn: (client: PoolClient) => Promise<T>, { retry = false, begin = "BEGIN" } = {}): Promise<T> {
-    const pool = await this.#getPool();
-    for (let tries = 1; ; tries++) {
-      const client = await pool.connect();
-      let broken = false;
-      try {
-        await client.query(begin);
-        const result = await fn(client);
-        await client.query("COMMIT");
-        return result;
-      } catch (error) {
-        await client.query("ROLLBACK").catch(() => {
-          broken = true;
-        });
-        if (retry && tries < MAX_TRANSACTION_TRIES && RETRYABLE_CODES.has(errorCode(error))) continue;
-        throw error;
-      } finally {
-        client.release(broken);
-      }
-    }
-  }
-
-  /** Connection settings for the LISTEN client, which must not come from the pool. */
-  #listenConfig(pg: PgModule): ClientConfig {
-    const base: ClientConfig =
-      this.#options.connectionString !== undefined
-        ? { connectionString: this.#options.connectionString }
-        : this.#options.pool
-          ? // pg-pool keeps the password non-enumerable: copy it by name.
-            { ...this.#options.pool.options, password: this.#options.pool.options.password }
-          : {};
-    return { ...base, application_name: "hookline-listen", types: bigintAsNumberTypes(pg) };
   }
 
   // ---- lifecycle ---------------------------------------------------------
@@ -239,7 +148,7 @@ export class PostgresStore implements Store {
       .digest()
       .readBigInt64BE(0)
       .toString();
-    await this.#transaction(async (client) => {
+    await this.#db.transaction(async (client) => {
       // Serialises concurrent migrations of this schema across processes; released at COMMIT.
       await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [lockKey]);
       await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
@@ -259,7 +168,7 @@ export class PostgresStore implements Store {
         ]);
       }
     });
-    const keyIds = await this.#query<{ key_id: string }>(encryptionKeyIdsSql(this.#t.endpoints, this.#t.documents));
+    const keyIds = await this.#db.query<{ key_id: string }>(encryptionKeyIdsSql(this.#t.endpoints, this.#t.documents));
     assertKeysKnown(
       this.#codec,
       keyIds.rows.map((r) => r.key_id),
@@ -275,7 +184,7 @@ export class PostgresStore implements Store {
     let changed = 0;
     let after = "";
     for (;;) {
-      const { rows } = await this.#query<{ id: string; secrets: string; headers: string }>(
+      const { rows } = await this.#db.query<{ id: string; secrets: string; headers: string }>(
         `SELECT id, secrets, headers FROM ${this.#t.endpoints} WHERE id > $1 ORDER BY id LIMIT $2`,
         [after, batchSize],
       );
@@ -284,7 +193,7 @@ export class PostgresStore implements Store {
         const headers = reencrypted(this.#codec, row.headers);
         if (secrets === null && headers === null) continue;
         // Compare-and-set: a row another process changed meanwhile was written under its own main key; leave it.
-        const updated = await this.#query(
+        const updated = await this.#db.query(
           `UPDATE ${this.#t.endpoints} SET secrets = $2, headers = $3 WHERE id = $1 AND secrets = $4 AND headers = $5`,
           [row.id, secrets ?? row.secrets, headers ?? row.headers, row.secrets, row.headers],
         );
@@ -293,13 +202,13 @@ export class PostgresStore implements Store {
       if (rows.length < batchSize) break;
       after = rows[rows.length - 1]?.id ?? after;
     }
-    const sealed = await this.#query<{ namespace: string; key: string; value: string }>(
+    const sealed = await this.#db.query<{ namespace: string; key: string; value: string }>(
       sealedDocumentsSql(this.#t.documents),
     );
     for (const row of sealed.rows) {
       const value = reencrypted(this.#codec, row.value);
       if (value === null) continue;
-      const updated = await this.#query(
+      const updated = await this.#db.query(
         `UPDATE ${this.#t.documents} SET value = $3 WHERE namespace = $1 AND key = $2 AND value = $4`,
         [row.namespace, row.key, value, row.value],
       );
@@ -317,7 +226,7 @@ export class PostgresStore implements Store {
   }
 
   async ping(): Promise<void> {
-    await this.#query("SELECT 1");
+    await this.#db.query("SELECT 1");
   }
 
   /** Ends the wake-up listeners and the pool the store created; a pool passed in stays open. Idempotent. */
@@ -325,8 +234,7 @@ export class PostgresStore implements Store {
     this.#closing ??= (async () => {
       await this.#queue.drain();
       await Promise.all([...this.#wakeSubscriptions].map((s) => s.stop()));
-      const pool = this.#pool;
-      if (pool && !this.#options.pool) await (await pool.catch(() => undefined))?.end();
+      await this.#db.end();
     })();
     return this.#closing;
   }
@@ -334,7 +242,7 @@ export class PostgresStore implements Store {
   async onWake(listener: () => void): Promise<() => Promise<void>> {
     if (this.#closing) throw closedError();
     const pg = await loadPg();
-    const subscription = new WakeSubscription(pg, this.#listenConfig(pg), this.channel, listener, () =>
+    const subscription = new WakeSubscription(pg, this.#db.listenConfig(pg), this.channel, listener, () =>
       this.#wakeSubscriptions.delete(subscription),
     );
     this.#wakeSubscriptions.add(subscription);
@@ -354,7 +262,7 @@ export class PostgresStore implements Store {
   // ---- apps --------------------------------------------------------------
 
   async createApp(app: AppRecord): Promise<void> {
-    await this.#query(
+    await this.#db.query(
       `INSERT INTO ${this.#t.apps} (${list(APP_COLUMNS)}) VALUES (${placeholders(APP_COLUMNS.length)})`,
       appToRow(app),
     );
@@ -362,7 +270,7 @@ export class PostgresStore implements Store {
 
   async getApp(idOrUid: string): Promise<AppRecord | null> {
     // An id match wins over a uid match, as in the memory store.
-    const { rows } = await this.#query(
+    const { rows } = await this.#db.query(
       `SELECT * FROM ${this.#t.apps} WHERE id = $1 OR uid = $1 ORDER BY (id = $1) DESC LIMIT 1`,
       [idOrUid],
     );
@@ -388,21 +296,21 @@ export class PostgresStore implements Store {
 
   async deleteApp(id: string): Promise<boolean> {
     // Endpoints and messages cascade, and their deliveries and attempts with them.
-    const result = await this.#query(`DELETE FROM ${this.#t.apps} WHERE id = $1`, [id]);
+    const result = await this.#db.query(`DELETE FROM ${this.#t.apps} WHERE id = $1`, [id]);
     return (result.rowCount ?? 0) > 0;
   }
 
   // ---- endpoints ---------------------------------------------------------
 
   async createEndpoint(endpoint: EndpointRecord): Promise<void> {
-    await this.#query(
+    await this.#db.query(
       `INSERT INTO ${this.#t.endpoints} (${list(ENDPOINT_COLUMNS)}) VALUES (${placeholders(ENDPOINT_COLUMNS.length)})`,
       endpointToRow(endpoint, this.#codec),
     );
   }
 
   async getEndpoint(id: string): Promise<EndpointRecord | null> {
-    const { rows } = await this.#query(`SELECT * FROM ${this.#t.endpoints} WHERE id = $1`, [id]);
+    const { rows } = await this.#db.query(`SELECT * FROM ${this.#t.endpoints} WHERE id = $1`, [id]);
     return rows[0] ? rowToEndpoint(rows[0], this.#codec) : null;
   }
 
@@ -419,13 +327,13 @@ export class PostgresStore implements Store {
 
   async deleteEndpoint(id: string): Promise<boolean> {
     // Deliveries cascade, and their attempts with them.
-    const result = await this.#query(`DELETE FROM ${this.#t.endpoints} WHERE id = $1`, [id]);
+    const result = await this.#db.query(`DELETE FROM ${this.#t.endpoints} WHERE id = $1`, [id]);
     return (result.rowCount ?? 0) > 0;
   }
 
   async enabledEndpoints(appId: string): Promise<EndpointRecord[]> {
     // Ids sort by creation time, so this is creation order, as the memory store returns them.
-    const { rows } = await this.#query(
+    const { rows } = await this.#db.query(
       `SELECT * FROM ${this.#t.endpoints} WHERE app_id = $1 AND disabled = 0 ORDER BY id`,
       [appId],
     );
@@ -448,7 +356,7 @@ export class PostgresStore implements Store {
   }
 
   async getMessage(id: string): Promise<MessageRecord | null> {
-    const { rows } = await this.#query(`SELECT * FROM ${this.#t.messages} WHERE id = $1`, [id]);
+    const { rows } = await this.#db.query(`SELECT * FROM ${this.#t.messages} WHERE id = $1`, [id]);
     return rows[0] ? rowToMessage(rows[0]) : null;
   }
 
@@ -493,7 +401,7 @@ export class PostgresStore implements Store {
 
   async addDelivery(delivery: DeliveryRecord): Promise<void> {
     const values = [...deliveryToRow(delivery), this.channel];
-    await this.#query(
+    await this.#db.query(
       `WITH d AS (INSERT INTO ${this.#t.deliveries} (${list(DELIVERY_COLUMNS)})
          VALUES (${placeholders(DELIVERY_COLUMNS.length)}) RETURNING 1)
        SELECT pg_notify($${values.length}, '') FROM d`,
@@ -502,7 +410,7 @@ export class PostgresStore implements Store {
   }
 
   async getDelivery(id: string): Promise<DeliveryRecord | null> {
-    const { rows } = await this.#query(`SELECT * FROM ${this.#t.deliveries} WHERE id = $1`, [id]);
+    const { rows } = await this.#db.query(`SELECT * FROM ${this.#t.deliveries} WHERE id = $1`, [id]);
     return rows[0] ? rowToDelivery(rows[0]) : null;
   }
 
@@ -516,7 +424,7 @@ export class PostgresStore implements Store {
   }
 
   async requeueDelivery(id: string, now: number): Promise<DeliveryRecord | null> {
-    const { rows } = await this.#query(
+    const { rows } = await this.#db.query(
       `UPDATE ${this.#t.deliveries}
        SET status = 'pending', next_attempt_at = $2, next_trigger = 'manual', updated_at = $2
        WHERE id = $1 AND status <> 'sending' AND ${hasPayloadSql(this.#t.messages, "deliveries")}
@@ -527,7 +435,7 @@ export class PostgresStore implements Store {
   }
 
   async recoverEndpoint(endpointId: string, since: number, until: number, now: number): Promise<number> {
-    const result = await this.#query(
+    const result = await this.#db.query(
       `UPDATE ${this.#t.deliveries}
        SET status = 'pending', next_attempt_at = $4, next_trigger = 'manual', updated_at = $4
        WHERE endpoint_id = $1 AND status = 'failed' AND updated_at >= $2 AND updated_at < $3
@@ -549,10 +457,10 @@ export class PostgresStore implements Store {
   }
 
   async expirePayloads(options: { before: number; now: number; limit: number }): Promise<number> {
-    const own = await this.#query(this.#retention.expireOwn, [options.now, options.now, options.limit]);
+    const own = await this.#db.query(this.#retention.expireOwn, [options.now, options.now, options.limit]);
     const expired = own.rowCount ?? 0;
     if (expired >= options.limit) return expired;
-    const before = await this.#query(this.#retention.expireBefore, [
+    const before = await this.#db.query(this.#retention.expireBefore, [
       options.now,
       options.before,
       options.limit - expired,
@@ -561,14 +469,14 @@ export class PostgresStore implements Store {
   }
 
   async deleteHistory(options: { before: number; limit: number }): Promise<number> {
-    const result = await this.#query(this.#retention.deleteBefore, [options.before, options.limit]);
+    const result = await this.#db.query(this.#retention.deleteBefore, [options.before, options.limit]);
     return result.rowCount ?? 0;
   }
 
   async expungeMessage(id: string, now: number): Promise<"expunged" | "in_progress" | "not_found"> {
-    const result = await this.#query(this.#retention.expungeOne, [now, id]);
+    const result = await this.#db.query(this.#retention.expungeOne, [now, id]);
     if (result.rowCount === 1) return "expunged";
-    const exists = await this.#query(this.#retention.messageExists, [id]);
+    const exists = await this.#db.query(this.#retention.messageExists, [id]);
     return exists.rowCount === 0 ? "not_found" : "in_progress";
   }
 
@@ -582,7 +490,7 @@ export class PostgresStore implements Store {
   }
 
   async nextDueAt(): Promise<number | null> {
-    const { rows } = await this.#query<{ due: unknown }>(
+    const { rows } = await this.#db.query<{ due: unknown }>(
       `SELECT min(next_attempt_at) AS due FROM ${this.#t.deliveries} WHERE status IN ('pending', 'sending')`,
     );
     const due = rows[0]?.due;
@@ -596,7 +504,7 @@ export class PostgresStore implements Store {
     const onConflict = options.onlyIfAbsent
       ? "DO NOTHING"
       : "DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at";
-    const result = await this.#query(
+    const result = await this.#db.query(
       `INSERT INTO ${this.#t.documents} (namespace, key, value, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (namespace, key) ${onConflict}`,
       [document.namespace, document.key, document.value, document.createdAt, document.updatedAt],
@@ -605,7 +513,7 @@ export class PostgresStore implements Store {
   }
 
   async getDocument(namespace: string, key: string): Promise<DocumentRecord | null> {
-    const { rows } = await this.#query(`SELECT * FROM ${this.#t.documents} WHERE namespace = $1 AND key = $2`, [
+    const { rows } = await this.#db.query(`SELECT * FROM ${this.#t.documents} WHERE namespace = $1 AND key = $2`, [
       namespace,
       key,
     ]);
@@ -613,7 +521,7 @@ export class PostgresStore implements Store {
   }
 
   async deleteDocument(namespace: string, key: string): Promise<boolean> {
-    const result = await this.#query(`DELETE FROM ${this.#t.documents} WHERE namespace = $1 AND key = $2`, [
+    const result = await this.#db.query(`DELETE FROM ${this.#t.documents} WHERE namespace = $1 AND key = $2`, [
       namespace,
       key,
     ]);
@@ -624,7 +532,7 @@ export class PostgresStore implements Store {
     const limit = pageLimit(options);
     // Keys are free text (`invoice.paid`): order them by code point, as the memory store does,
     // whatever the database's collation. A namespace holds few documents; the sort is cheap.
-    const { rows } = await this.#query(
+    const { rows } = await this.#db.query(
       `SELECT * FROM ${this.#t.documents}
        WHERE namespace = $1 AND ($2::text IS NULL OR key COLLATE "C" > $2)
        ORDER BY key COLLATE "C" LIMIT $3`,
@@ -637,7 +545,7 @@ export class PostgresStore implements Store {
     const where = new Where().eq("endpoint_id", filter.endpointId).eq("app_id", filter.appId);
     if (filter.since !== undefined) where.raw("created_at >=", filter.since);
     if (filter.until !== undefined) where.raw("created_at <", filter.until);
-    const { rows } = await this.#query<{ status: DeliveryStatus; n: number }>(
+    const { rows } = await this.#db.query<{ status: DeliveryStatus; n: number }>(
       `SELECT status, count(*)::int AS n FROM ${this.#t.deliveries} ${where.sql()} GROUP BY status`,
       where.values,
     );
@@ -659,7 +567,7 @@ export class PostgresStore implements Store {
     const { after, direction } = pageOrder(options);
     if (options.cursor !== undefined) where.raw(`id ${after}`, options.cursor);
     const values = [...where.values, limit + 1];
-    const { rows } = await this.#query(
+    const { rows } = await this.#db.query(
       `SELECT * FROM ${table} ${where.sql()} ORDER BY id ${direction} LIMIT $${values.length}`,
       values,
     );
@@ -674,7 +582,7 @@ export class PostgresStore implements Store {
   ): Promise<Row | null> {
     const assignments = sets.map((s, i) => `${s.column} = $${i + 3}`);
     assignments.push("updated_at = $2");
-    const { rows } = await this.#query(`UPDATE ${table} SET ${assignments.join(", ")} WHERE id = $1 RETURNING *`, [
+    const { rows } = await this.#db.query(`UPDATE ${table} SET ${assignments.join(", ")} WHERE id = $1 RETURNING *`, [
       id,
       now,
       ...sets.map((s) => s.value),
@@ -699,9 +607,4 @@ export class PostgresStore implements Store {
  */
 export function postgresStore(options: PostgresStoreOptions = {}): PostgresStore {
   return new PostgresStore(options);
-}
-
-function errorCode(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : "";
 }

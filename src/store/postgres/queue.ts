@@ -1,4 +1,4 @@
-import type { Pool, PoolClient, QueryResult, QueryResultRow } from "pg";
+import type { Pool, PoolClient } from "pg";
 import { ConfigurationError } from "../../core/errors.js";
 import type { ColumnCodec } from "../codec.js";
 import { LeaseOnInsert } from "../lease-on-insert.js";
@@ -26,6 +26,7 @@ import type {
   MessageRecord,
   WorkerRecord,
 } from "../store.js";
+import type { PgConnections } from "./connections.js";
 import { applyHealth, type EndpointHealthJson, healthFromJson } from "./endpoint-health.js";
 import {
   ATTEMPT_SQL_TYPES,
@@ -35,7 +36,6 @@ import {
   MAX_TRANSACTION_TRIES,
   placeholders,
   type Queryable,
-  type Row,
   type Tables,
 } from "./sql.js";
 
@@ -78,11 +78,7 @@ export interface QueueContext {
   /** The NOTIFY channel sends signal. */
   readonly channel: string;
   readonly schema: string;
-  pool(): Promise<Pool>;
-  query<R extends QueryResultRow = Row>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
-  /** BEGIN (plus `begin`'s SET LOCALs) … COMMIT on one client; again after a deadlock when `retry`. */
-  transaction<T>(fn: (client: PoolClient) => Promise<T>, options?: { retry?: boolean; begin?: string }): Promise<T>;
-  isClosing(): boolean;
+  readonly db: PgConnections;
 }
 
 /**
@@ -127,7 +123,7 @@ export class PostgresQueue {
     options: InsertOptions = {},
   ): Promise<InsertMessageResult> {
     if (options.client !== undefined) return this.#insertOne(asQueryable(options.client), message, deliveries);
-    if (this.#c.isClosing()) throw closedError();
+    if (this.#c.db.closing) throw closedError();
     return new Promise<InsertMessageResult>((resolve, reject) => {
       this.#insertQueue.push({ message, deliveries, claim: options.claim, resolve, reject });
       if (this.#insertQueue.length >= MAX_GROUP_INSERT) this.#flushInserts();
@@ -145,7 +141,7 @@ export class PostgresQueue {
   async #groupInsert(all: QueuedInsert[]): Promise<void> {
     let pool: Pool;
     try {
-      pool = await this.#c.pool();
+      pool = await this.#c.db.pool();
     } catch (error) {
       for (const item of all) item.reject(error);
       return;
@@ -334,7 +330,7 @@ export class PostgresQueue {
 
   async claimDue(options: ClaimOptions): Promise<ClaimedDelivery[]> {
     if (options.limit < 1 || options.perEndpointLimit < 1) return [];
-    return this.#c.transaction((client) => this.#claim(client, options), { begin: CLAIM_BEGIN });
+    return this.#c.db.transaction((client) => this.#claim(client, options), { begin: CLAIM_BEGIN });
   }
 
   async #claim(client: PoolClient, options: ClaimOptions): Promise<ClaimedDelivery[]> {
@@ -442,7 +438,7 @@ export class PostgresQueue {
       const effects: CompletionEffects = { failingEndpoints: [], disabledEndpoints: [], lostLeases: [] };
       return claimToo ? { ...effects, claimed: await this.claimDue(claim) } : effects;
     }
-    return this.#c.transaction(
+    return this.#c.db.transaction(
       async (client) => {
         const effects = await this.#complete(client, completions, now, disableAfterMs);
         if (claimToo) effects.claimed = await this.#claim(client, claim);
@@ -561,7 +557,7 @@ export class PostgresQueue {
 
   async heartbeat(worker: WorkerRecord, deliveryIds: readonly string[], leaseUntil: number): Promise<void> {
     // One statement, so the registration and the extension commit together in one round trip.
-    await this.#c.query(
+    await this.#c.db.query(
       `WITH w AS (
          INSERT INTO ${this.#t.workers} (id, host, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
@@ -573,12 +569,12 @@ export class PostgresQueue {
   }
 
   async listWorkers(): Promise<WorkerRecord[]> {
-    const { rows } = await this.#c.query(`SELECT * FROM ${this.#t.workers} ORDER BY started_at, id`);
+    const { rows } = await this.#c.db.query(`SELECT * FROM ${this.#t.workers} ORDER BY started_at, id`);
     return rows.map(rowToWorker);
   }
 
   async releaseWorker(workerId: string, now: number): Promise<number> {
-    const { rows } = await this.#c.query<{ n: number }>(
+    const { rows } = await this.#c.db.query<{ n: number }>(
       `WITH w AS (DELETE FROM ${this.#t.workers} WHERE id = $1),
        r AS (
          UPDATE ${this.#t.deliveries}
@@ -622,7 +618,7 @@ export class PostgresQueue {
 
   async release(owner: string, deliveryIds: readonly string[], now: number): Promise<void> {
     if (deliveryIds.length === 0) return;
-    await this.#c.query(
+    await this.#c.db.query(
       `UPDATE ${this.#t.deliveries}
        SET status = 'pending', lease_owner = NULL, next_attempt_at = created_at, updated_at = $1
        WHERE id = ANY($2::text[]) AND status = 'sending' AND lease_owner = $3`,
